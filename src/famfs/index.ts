@@ -1,0 +1,22 @@
+/** The famfs core: on-media format, devices, log, allocator, pool operations and fsck. */
+export * from './constants.js';
+export * from './errors.js';
+export * from './superblock.js';
+export * from './logHeader.js';
+export * from './logEntry.js';
+export * from './fmap.js';
+export * from './paths.js';
+export * from './namespace.js';
+export * from './allocator.js';
+export * from './replay.js';
+export * from './log.js';
+export * from './mkfs.js';
+export * from './fsck.js';
+export * from './pool.js';
+export * from './systemUuid.js';
+export * from './zeroFill.js';
+export * from './uuid.js';
+export { openDaxDevice, devdaxGeometry } from './dax/device.js';
+export type { DaxDevice, DaxKind } from './dax/device.js';
+export { createEmulatedDevice } from './dax/emulated.js';
+export { flushCache, invalidateCache, zeroMemory } from './dax/native.js';

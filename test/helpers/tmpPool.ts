@@ -1,0 +1,40 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createEmulatedDevice, mkfs, openDaxDevice, MiB } from '../../src/famfs/index.js';
+import type { DaxDevice, MkfsOptions } from '../../src/famfs/index.js';
+
+/** A scratch directory on /dev/shm (tmpfs, like a real emulated pool) removed by cleanup(). */
+export function scratchDir(prefix = 'famfs-csi-test-'): { dir: string; cleanup: () => void } {
+  const base = process.env.FAMFS_TEST_DIR ?? '/dev/shm';
+  const dir = mkdtempSync(join(base.length ? base : tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+// Every test process gets its own host identity file, so tests never touch /opt/famfs.
+const identity = scratchDir('famfs-csi-identity-');
+process.env.FAMFS_SYSTEM_UUID_FILE = join(identity.dir, 'system_uuid');
+process.on('exit', () => identity.cleanup());
+
+export interface TmpPool {
+  path: string;
+  dev: DaxDevice;
+  cleanup(): void;
+}
+
+/** Creates and formats an emulated pool file (default 256 MiB, 8 MiB log). */
+export async function tmpPool(opts: { size?: number; mkfs?: MkfsOptions } = {}): Promise<TmpPool> {
+  const scratch = scratchDir();
+  const path = join(scratch.dir, 'pool.dax');
+  createEmulatedDevice(path, opts.size ?? 256 * MiB);
+  const dev = openDaxDevice(path);
+  await mkfs(dev, { logLength: 8 * MiB, ...opts.mkfs });
+  return {
+    path,
+    dev,
+    cleanup() {
+      dev.close();
+      scratch.cleanup();
+    },
+  };
+}
