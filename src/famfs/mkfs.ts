@@ -54,7 +54,7 @@ export async function mkfs(dev: DaxDevice, opts: MkfsOptions = {}): Promise<Mkfs
   const existing = checkSuperblock(sbView);
   if ((existing.ok || existing.kind !== 'no-superblock') && !opts.force) {
     const sb = existing.superblock;
-    throw new FamfsError('EXISTS', `${dev.path} already has a famfs superblock (version ${sb.version}, uuid ${sb.uuid}); use force to overwrite it`, { uuid: sb.uuid });
+    throw new FamfsError('EXISTS', `${dev.path} already has a famfs superblock (version ${sb.version}, uuid ${sb.uuid}); formatting again needs force (mkfs --force)`, { uuid: sb.uuid });
   }
   const systemUuid = opts.systemUuid ?? readOrCreateSystemUuid();
   // An interrupted mkfs must not leave a valid-looking superblock over a half-written log.

@@ -31,3 +31,8 @@ export function readOrCreateSystemUuid(path: string = systemUuidFile()): string 
 export function removeSystemUuid(path: string = systemUuidFile()): void {
   if (existsSync(path)) unlinkSync(path);
 }
+
+/** The host UUID if the identity file exists, without creating it (for read-only tools). */
+export function existingSystemUuid(path: string = systemUuidFile()): string | undefined {
+  return existsSync(path) ? readOrCreateSystemUuid(path) : undefined;
+}

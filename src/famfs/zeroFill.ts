@@ -6,7 +6,7 @@ import { zeroMemory } from './dax/native.js';
 export type Progress = (done: number, total: number) => void;
 
 /** Zero-fills in slices this big, yielding to the event loop and reporting progress between them. */
-const SLICE = 64 * 1024 * 1024;
+const SLICE = 32 * 1024 * 1024;
 
 /**
  * Zero-fills device range [offset, offset + length) and writes the lines back from the CPU cache,

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { isFamfsError } from '../famfs/index.js';
+import { UsageError } from './args.js';
+import { poolCommand } from './pool.js';
+import { localCommand } from './local.js';
+
+const USAGE = `famfs-csi: shared memory (famfs on CXL / fabric-attached dax) for Kubernetes
+
+Usage: famfs-csi <command> [options]
+
+Commands:
+  local        run on this machine with an embedded emulated pool (see famfs-csi local --help)
+  pool         format, check, list and edit famfs pools (see famfs-csi pool help)
+  version      print the version
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'pool':
+      return poolCommand(rest);
+    case 'local':
+      return localCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`famfs-csi ${version()}\n`);
+      return 0;
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return 0;
+    default:
+      process.stderr.write(command === undefined ? USAGE : `famfs-csi: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
+      process.stderr.write(`famfs-csi: ${err.message}\n`);
+      process.exitCode = 2;
+    } else if (isFamfsError(err)) {
+      process.stderr.write(`famfs-csi: ${err.message}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stderr.write(`famfs-csi: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
