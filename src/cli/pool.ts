@@ -144,7 +144,7 @@ async function poolFsck(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: COMMON });
   const dev = openDaxDevice(deviceArg(positionals, 'fsck'), { writable: false });
   try {
-    const report = fsck(dev, { reclaim: parseReclaim(values.reclaim) });
+    const report = fsck(dev, { reclaim: parseReclaim(values.reclaim), progress: replayProgress(values.json) });
     if (values.json) printJson(report);
     else {
       const s = report.summary;
@@ -176,12 +176,24 @@ async function poolFsck(argv: string[]): Promise<number> {
   }
 }
 
-function openForRead(path: string, reclaim: Reclaim | undefined): Pool {
-  return Pool.open(path, { writable: false, reclaim, systemUuid: existingSystemUuid() });
+/** Replay progress goes to stderr for logs big enough to take noticeable time. */
+function replayProgress(json: boolean | undefined): ((done: number, total: number) => void) | undefined {
+  if (json) return undefined;
+  let reporter: ReturnType<typeof progressReporter> | undefined;
+  return (done, total) => {
+    if (total < 100_000) return;
+    reporter ??= progressReporter('replaying the log');
+    reporter(done, total);
+    if (done === total) reporter.end();
+  };
 }
 
-function openForWrite(path: string, values: { reclaim?: string; 'take-over'?: boolean }, relaxBuckets = false): Pool {
-  return Pool.open(path, { reclaim: parseReclaim(values.reclaim), takeOver: values['take-over'] ?? false, allocator: { relaxBucketMinimum: relaxBuckets } });
+function openForRead(path: string, reclaim: Reclaim | undefined, json: boolean | undefined): Pool {
+  return Pool.open(path, { writable: false, reclaim, systemUuid: existingSystemUuid(), replayProgress: replayProgress(json) });
+}
+
+function openForWrite(path: string, values: { reclaim?: string; 'take-over'?: boolean; json?: boolean }, relaxBuckets = false): Pool {
+  return Pool.open(path, { reclaim: parseReclaim(values.reclaim), takeOver: values['take-over'] ?? false, allocator: { relaxBucketMinimum: relaxBuckets }, replayProgress: replayProgress(values.json) });
 }
 
 function describeFmap(f: FileNode): string {
@@ -197,7 +209,7 @@ function nodeJson(n: FamfsNode): Record<string, unknown> {
 
 async function poolLs(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: COMMON });
-  const pool = openForRead(deviceArg(positionals, 'ls'), parseReclaim(values.reclaim));
+  const pool = openForRead(deviceArg(positionals, 'ls'), parseReclaim(values.reclaim), values.json);
   try {
     const under = (positionals[1] ?? '').replace(/^\/+|\/+$/g, '');
     const start = pool.lookup(under);

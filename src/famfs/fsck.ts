@@ -37,7 +37,7 @@ export interface FsckReport {
  * Checks a pool without changing it: superblock, log header, every entry (integrity, paths,
  * fmaps, extents inside the device), allocation collisions. `ok` is false on any error.
  */
-export function fsck(dev: DaxDevice, opts: { reclaim?: Reclaim } = {}): FsckReport {
+export function fsck(dev: DaxDevice, opts: { reclaim?: Reclaim; progress?: (done: number, total: number) => void } = {}): FsckReport {
   const report: FsckReport = { device: dev.path, ok: false, errors: [], warnings: [], summary: null };
   if (dev.size < SUPERBLOCK_STRUCT_SIZE) {
     report.errors.push(`device is ${dev.size} bytes, too small to hold a superblock`);
@@ -73,7 +73,7 @@ export function fsck(dev: DaxDevice, opts: { reclaim?: Reclaim } = {}): FsckRepo
     reservedBytes: LOG_OFFSET + sb.logLen,
     reclaim: opts.reclaim ?? (dev.kind === 'emulated' ? 'safe' : 'never'),
   });
-  replayer.apply(log, header.nextIndex);
+  replayer.apply(log, header.nextIndex, opts.progress);
   for (const p of replayer.problems) (p.severity === 'warning' ? report.warnings : report.errors).push(describe(p));
   const space = replayer.space;
   report.summary = {

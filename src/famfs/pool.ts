@@ -31,6 +31,8 @@ export interface PoolOptions {
   allocator?: AllocatorOptions;
   /** How long a writer waits for another process's lock on the device (default 30 s). */
   lockTimeoutMs?: number;
+  /** Progress of the initial replay: entries done of total (big logs take a while). */
+  replayProgress?: (done: number, total: number) => void;
 }
 
 export interface Ownership {
@@ -99,7 +101,7 @@ export class Pool {
     this.reclaim = opts.reclaim ?? (device.kind === 'emulated' ? 'safe' : 'never');
     this.hostUuid = opts.systemUuid ?? (device.writable && opts.writable !== false ? readOrCreateSystemUuid() : undefined);
     this.replayer = this.newReplayer();
-    this.refresh();
+    this.refresh(opts.replayProgress);
   }
 
   /** Opens the pool on `device` (a path: devdax or emulated file, or an open device). */
@@ -133,13 +135,13 @@ export class Pool {
   }
 
   /** Applies entries other writers appended since the last look; true if anything changed. */
-  refresh(): boolean {
+  refresh(progress?: (done: number, total: number) => void): boolean {
     const header = this.log.header();
     if (header.nextIndex < this.replayer.applied) this.replayer = this.newReplayer(); // the log was re-made
     const from = this.replayer.applied;
     if (header.nextIndex === from) return false;
     this.log.invalidateEntries(from, header.nextIndex);
-    this.replayer.apply(this.log.region, header.nextIndex);
+    this.replayer.apply(this.log.region, header.nextIndex, progress);
     return true;
   }
 

@@ -11,6 +11,9 @@ import { readU64 } from './bytes.js';
 
 export type Reclaim = 'never' | 'safe';
 
+/** Replay of a big log reports progress every this many entries. */
+const PROGRESS_EVERY = 65536;
+
 /**
  * fatal: the entry is torn or corrupt (seqnum or CRC); replay stops there, as famfs logplay aborts.
  * error: the entry is well-formed but cannot be applied (bad path, missing parent, bad fmap,
@@ -61,9 +64,10 @@ export class Replayer {
   }
 
   /** Applies entries [applied, nextIndex) of `log` (the log region, header at 0). */
-  apply(log: Buffer, nextIndex: number): void {
+  apply(log: Buffer, nextIndex: number, progress?: (done: number, total: number) => void): void {
     while (this.applied < nextIndex && !this.stopped) {
       const i = this.applied;
+      if (progress && i % PROGRESS_EVERY === 0) progress(i, nextIndex);
       const off = LOG_HEADER_SIZE + i * LOG_ENTRY_SIZE;
       const problem = entryIntegrityProblem(log, off, i);
       if (problem) {
@@ -74,6 +78,7 @@ export class Replayer {
       this.applyEntry(decodeEntry(log, off, this.geometry.version), i);
       this.applied++;
     }
+    progress?.(this.applied, nextIndex);
   }
 
   private report(index: number, severity: ReplayProblem['severity'], reason: string): void {
