@@ -5,6 +5,10 @@
  *   flush(view, offset, length)                    write back CPU cache lines (clwb > clflushopt > clflush)
  *   invalidate(view, offset, length)               write back and evict lines, so the next read comes from memory
  *   zero(view, offset, length)                     zero-fill with non-temporal stores: straight to memory, no flush needed
+ *   verifyLog(region, headerSize, entrySize, from, to) -> index  first entry in [from, to) whose seqnum
+ *                                                  is not its index or whose CRC-32 does not match; -1 if none
+ *   populate(view, offset, length)                 pre-fault pages (MADV_POPULATE_READ) before reading a range
+ *   isHole(fd, offset, length) -> boolean          the file has no data there (reads as zeros): SEEK_DATA
  *   flock(fd, exclusive, wait) -> boolean          advisory lock; wait=false returns false instead of blocking
  *   cacheFlushMethod() -> string                   which instruction flush() uses on this CPU
  * Fabric-attached memory need not be coherent across hosts, which is why famfs flushes after
@@ -18,6 +22,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define CACHE_LINE 64
 
@@ -137,6 +142,96 @@ static void zero_range(char *p, size_t len) {
 }
 #endif
 
+/* ---- CRC-32 (zlib's: reflected 0xEDB88320, init and final xor 0xFFFFFFFF), slicing by 8 ---- */
+
+static uint32_t crc_table[8][256];
+
+static void crc_init(void) {
+  for (uint32_t n = 0; n < 256; n++) {
+    uint32_t c = n;
+    for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+    crc_table[0][n] = c;
+  }
+  for (uint32_t n = 0; n < 256; n++)
+    for (int t = 1; t < 8; t++) crc_table[t][n] = (crc_table[t - 1][n] >> 8) ^ crc_table[0][crc_table[t - 1][n] & 0xff];
+}
+
+static uint32_t crc32_table_update(uint32_t c, const uint8_t *p, size_t len) {
+  while (len && ((uintptr_t)p & 7)) { c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8); len--; }
+  while (len >= 8) {
+    uint32_t lo, hi;
+    memcpy(&lo, p, 4);
+    memcpy(&hi, p + 4, 4);
+    lo ^= c;
+    c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+        crc_table[3][hi & 0xff] ^ crc_table[2][(hi >> 8) & 0xff] ^ crc_table[1][(hi >> 16) & 0xff] ^ crc_table[0][hi >> 24];
+    p += 8;
+    len -= 8;
+  }
+  while (len--) c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+  return c;
+}
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+#include <immintrin.h>
+/*
+ * Carry-less multiplication folding (Gopal et al., "Fast CRC Computation for Generic Polynomials
+ * Using PCLMULQDQ", Intel 2009) for the bit-reflected CRC-32 polynomial. The constants are
+ * x^(4*128+32) mod P, x^(4*128-32) mod P (fold by 4 blocks), x^(128+32), x^(128-32) (fold by
+ * one block), x^64 mod P, and P' / mu for the final Barrett reduction.
+ */
+static int have_pclmul = 0;
+
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc32_fold(uint32_t c, const uint8_t *p, size_t len) {
+  const __m128i fold4 = _mm_set_epi64x(0x01c6e41596LL, 0x0154442bd4LL);
+  const __m128i fold1 = _mm_set_epi64x(0x00ccaa009eLL, 0x01751997d0LL);
+  const __m128i k5 = _mm_set_epi64x(0, 0x0163cd6124LL);
+  const __m128i barrett = _mm_set_epi64x(0x01f7011641LL, 0x01db710641LL);
+  const __m128i low32 = _mm_setr_epi32(-1, 0, -1, 0);
+  __m128i a = _mm_xor_si128(_mm_loadu_si128((const __m128i *)p), _mm_cvtsi32_si128((int)c));
+  __m128i b = _mm_loadu_si128((const __m128i *)(p + 16));
+  __m128i d = _mm_loadu_si128((const __m128i *)(p + 32));
+  __m128i e = _mm_loadu_si128((const __m128i *)(p + 48));
+  p += 64;
+  len -= 64;
+  for (; len >= 64; p += 64, len -= 64) {
+    a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, fold4, 0x00), _mm_clmulepi64_si128(a, fold4, 0x11)), _mm_loadu_si128((const __m128i *)p));
+    b = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(b, fold4, 0x00), _mm_clmulepi64_si128(b, fold4, 0x11)), _mm_loadu_si128((const __m128i *)(p + 16)));
+    d = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(d, fold4, 0x00), _mm_clmulepi64_si128(d, fold4, 0x11)), _mm_loadu_si128((const __m128i *)(p + 32)));
+    e = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(e, fold4, 0x00), _mm_clmulepi64_si128(e, fold4, 0x11)), _mm_loadu_si128((const __m128i *)(p + 48)));
+  }
+  a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, fold1, 0x00), _mm_clmulepi64_si128(a, fold1, 0x11)), b);
+  a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, fold1, 0x00), _mm_clmulepi64_si128(a, fold1, 0x11)), d);
+  a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, fold1, 0x00), _mm_clmulepi64_si128(a, fold1, 0x11)), e);
+  for (; len >= 16; p += 16, len -= 16)
+    a = _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(a, fold1, 0x00), _mm_clmulepi64_si128(a, fold1, 0x11)), _mm_loadu_si128((const __m128i *)p));
+  /* 128 -> 64 bits, then 64 -> 32 bits, then Barrett reduction. */
+  __m128i t = _mm_xor_si128(_mm_srli_si128(a, 8), _mm_clmulepi64_si128(a, fold1, 0x10));
+  t = _mm_xor_si128(_mm_clmulepi64_si128(_mm_and_si128(t, low32), k5, 0x00), _mm_srli_si128(t, 4));
+  __m128i r = _mm_clmulepi64_si128(_mm_and_si128(t, low32), barrett, 0x10);
+  r = _mm_clmulepi64_si128(_mm_and_si128(r, low32), barrett, 0x00);
+  c = (uint32_t)_mm_extract_epi32(_mm_xor_si128(t, r), 1);
+  return len ? crc32_table_update(c, p, len) : c;
+}
+
+static void detect_pclmul(void) {
+  unsigned a, b, c, d;
+  if (__get_cpuid(1, &a, &b, &c, &d)) have_pclmul = (c & bit_PCLMUL) && (c & bit_SSE4_1);
+}
+#else
+static void detect_pclmul(void) {}
+#endif
+
+static uint32_t crc32_bytes(const uint8_t *p, size_t len) {
+  uint32_t c = 0xFFFFFFFFu;
+#if defined(__x86_64__)
+  if (have_pclmul && len >= 64) return crc32_fold(c, p, len) ^ 0xFFFFFFFFu;
+#endif
+  return crc32_table_update(c, p, len) ^ 0xFFFFFFFFu;
+}
+
 /* ---- argument helpers ---- */
 
 static int get_int64(napi_env env, napi_value v, const char *name, int64_t *out) {
@@ -149,25 +244,33 @@ static int get_int64(napi_env env, napi_value v, const char *name, int64_t *out)
   return 1;
 }
 
-static int get_range(napi_env env, napi_value *argv, char **base, size_t *len) {
+static int get_view(napi_env env, napi_value value, char **base, size_t *count) {
   napi_typedarray_type type;
-  size_t count, byte_offset;
+  size_t byte_offset;
   void *data;
   napi_value ab;
   bool is_typed = false;
-  int64_t off, n;
-  if (napi_is_typedarray(env, argv[0], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[0], &type, &count, &data, &ab, &byte_offset) != napi_ok ||
+  if (napi_is_typedarray(env, value, &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, value, &type, count, &data, &ab, &byte_offset) != napi_ok ||
       type != napi_uint8_array) {
     napi_throw_type_error(env, NULL, "famfs_dax: first argument must be a Buffer or Uint8Array");
     return 0;
   }
+  *base = (char *)data;
+  return 1;
+}
+
+static int get_range(napi_env env, napi_value *argv, char **base, size_t *len) {
+  size_t count;
+  char *data;
+  int64_t off, n;
+  if (!get_view(env, argv[0], &data, &count)) return 0;
   if (!get_int64(env, argv[1], "offset", &off) || !get_int64(env, argv[2], "length", &n)) return 0;
   if (off < 0 || n < 0 || (uint64_t)off + (uint64_t)n > count) {
     napi_throw_range_error(env, NULL, "famfs_dax: range is outside the buffer");
     return 0;
   }
-  *base = (char *)data + off;
+  *base = data + off;
   *len = (size_t)n;
   return 1;
 }
@@ -239,6 +342,85 @@ static napi_value js_zero(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_flush(napi_env env, napi_callback_info info) { return cache_op(env, info, 0); }
+
+/* Entry layout (see src/famfs/logEntry.ts): u64 seqnum at 0, u64 crc at entrySize - 8 over [0, entrySize - 8). */
+static napi_value js_verify_log(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5) { napi_throw_type_error(env, NULL, "famfs_dax.verifyLog(region, headerSize, entrySize, from, to)"); return NULL; }
+  char *base;
+  size_t count;
+  if (!get_view(env, argv[0], &base, &count)) return NULL;
+  int64_t header, esize, from, to;
+  if (!get_int64(env, argv[1], "headerSize", &header) || !get_int64(env, argv[2], "entrySize", &esize) ||
+      !get_int64(env, argv[3], "from", &from) || !get_int64(env, argv[4], "to", &to))
+    return NULL;
+  if (header < 0 || esize < 16 || from < 0 || to < from || (uint64_t)header + (uint64_t)to * (uint64_t)esize > count) {
+    napi_throw_range_error(env, NULL, "famfs_dax.verifyLog: entries outside the region");
+    return NULL;
+  }
+  int64_t bad = -1;
+  for (int64_t i = from; i < to; i++) {
+    const uint8_t *e = (const uint8_t *)base + header + i * esize;
+    uint64_t seq, crc;
+    memcpy(&seq, e, 8);
+    memcpy(&crc, e + esize - 8, 8);
+    if (seq != (uint64_t)i || crc != (uint64_t)crc32_bytes(e, (size_t)esize - 8)) { bad = i; break; }
+  }
+  napi_value result;
+  CHECK(napi_create_int64(env, bad, &result));
+  return result;
+}
+
+static napi_value js_crc32(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) { napi_throw_type_error(env, NULL, "famfs_dax.crc32(view, offset, length)"); return NULL; }
+  char *base;
+  size_t len;
+  if (!get_range(env, argv, &base, &len)) return NULL;
+  napi_value result;
+  CHECK(napi_create_uint32(env, crc32_bytes((const uint8_t *)base, len), &result));
+  return result;
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+
+static napi_value js_populate(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) { napi_throw_type_error(env, NULL, "famfs_dax.populate(view, offset, length)"); return NULL; }
+  char *base;
+  size_t len;
+  if (!get_range(env, argv, &base, &len)) return NULL;
+  uintptr_t start = (uintptr_t)base & ~(uintptr_t)4095;
+  uintptr_t end = ((uintptr_t)base + len + 4095) & ~(uintptr_t)4095;
+  /* Best effort: older kernels (< 5.14) lack MADV_POPULATE_READ and simply fault on access. */
+  if (end > start) (void)madvise((void *)start, end - start, MADV_POPULATE_READ);
+  return NULL;
+}
+
+static napi_value js_is_hole(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t fd, off, len;
+  if (argc < 3 || !get_int64(env, argv[0], "fd", &fd) || !get_int64(env, argv[1], "offset", &off) ||
+      !get_int64(env, argv[2], "length", &len))
+    return NULL;
+  off_t data = lseek((int)fd, (off_t)off, SEEK_DATA);
+  bool hole;
+  if (data < 0) hole = (errno == ENXIO); /* no data from off to end of file */
+  else hole = data >= off + len;
+  napi_value result;
+  CHECK(napi_get_boolean(env, hole, &result));
+  return result;
+}
 static napi_value js_invalidate(napi_env env, napi_callback_info info) { return cache_op(env, info, 1); }
 
 static napi_value js_flock(napi_env env, napi_callback_info info) {
@@ -294,9 +476,15 @@ static napi_value js_cache_flush_method(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   detect_flush();
+  crc_init();
+  detect_pclmul();
   napi_property_descriptor props[] = {
     {"mmap", NULL, js_mmap, NULL, NULL, NULL, napi_enumerable, NULL},
     {"unmap", NULL, js_unmap, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"verifyLog", NULL, js_verify_log, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"crc32", NULL, js_crc32, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"populate", NULL, js_populate, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"isHole", NULL, js_is_hole, NULL, NULL, NULL, napi_enumerable, NULL},
     {"zero", NULL, js_zero, NULL, NULL, NULL, napi_enumerable, NULL},
     {"flush", NULL, js_flush, NULL, NULL, NULL, napi_enumerable, NULL},
     {"invalidate", NULL, js_invalidate, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,3 +1,5 @@
+import { parseByteSize } from '../famfs/index.js';
+
 /** Parsing of command-line values; every error names the option and the value. */
 export class UsageError extends Error {
   constructor(message: string) {
@@ -6,14 +8,10 @@ export class UsageError extends Error {
   }
 }
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
-
-/** "1073741824", "512M", "1G", "2MiB", "4gb" → bytes (binary units, as mkfs.famfs --loglen). */
+/** "1073741824", "512M", "1G", "2MiB", "4Gi" → bytes (binary units, as mkfs.famfs --loglen). */
 export function parseSize(option: string, value: string): number {
-  const m = /^(\d+)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
-  if (!m) throw new UsageError(`${option}: "${value}" is not a size (examples: 1073741824, 512M, 1G)`);
-  const n = Number(m[1]) * UNITS[m[2]!.toLowerCase()]!;
-  if (!Number.isSafeInteger(n)) throw new UsageError(`${option}: "${value}" is too large`);
+  const n = parseByteSize(value);
+  if (n === null) throw new UsageError(`${option}: "${value}" is not a size (examples: 1073741824, 512M, 1G)`);
   return n;
 }
 

@@ -4,6 +4,9 @@ import { isFamfsError } from '../famfs/index.js';
 import { UsageError } from './args.js';
 import { poolCommand } from './pool.js';
 import { localCommand } from './local.js';
+import { controllerCommand } from './controller.js';
+import { csiCommand } from './csiClient.js';
+import { ConfigError } from '../csi/config.js';
 
 const USAGE = `famfs-csi: shared memory (famfs on CXL / fabric-attached dax) for Kubernetes
 
@@ -11,6 +14,8 @@ Usage: famfs-csi <command> [options]
 
 Commands:
   local        run on this machine with an embedded emulated pool (see famfs-csi local --help)
+  controller   run the CSI controller plugin (Identity + Controller services)
+  csi          call one CSI RPC on a plugin socket and print the answer
   pool         format, check, list and edit famfs pools (see famfs-csi pool help)
   version      print the version
 `;
@@ -27,6 +32,10 @@ export async function main(argv: string[]): Promise<number> {
       return poolCommand(rest);
     case 'local':
       return localCommand(rest);
+    case 'controller':
+      return controllerCommand(rest);
+    case 'csi':
+      return csiCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`famfs-csi ${version()}\n`);
@@ -50,7 +59,7 @@ main(process.argv.slice(2)).then(
     if (err instanceof UsageError || (err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('ERR_PARSE_ARGS'))) {
       process.stderr.write(`famfs-csi: ${err.message}\n`);
       process.exitCode = 2;
-    } else if (isFamfsError(err)) {
+    } else if (isFamfsError(err) || err instanceof ConfigError) {
       process.stderr.write(`famfs-csi: ${err.message}\n`);
       process.exitCode = 1;
     } else {

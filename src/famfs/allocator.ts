@@ -11,6 +11,9 @@ import type { Fmap, SimpleExtent } from './fmap.js';
  */
 export const FREE = -1;
 export const METADATA = -2;
+/** A unit two entries both claim: never freed again and never allocated (fsck reports it). */
+export const COLLIDED = -3;
+const NO_COLLISIONS: number[] = [];
 
 export interface InterleaveParams {
   /** Strips per file (famfs -N); 1..16 and at most nbuckets. */
@@ -63,17 +66,27 @@ export class SpaceMap {
     return [first, end];
   }
 
-  /** Marks `range` as owned by entry `owner`; returns the owners it collided with (none normally). */
+  /**
+   * Marks `range` as owned by entry `owner`; returns the owners it collided with (none normally).
+   * A collided unit is quarantined, so deleting either file can never free memory the other uses.
+   */
   claim(range: SimpleExtent, owner: number): number[] {
-    const [first, end] = this.units(range);
-    const collisions: number[] = [];
+    const first = Math.floor(range.offset / this.allocUnit);
+    const end = Math.min(Math.ceil((range.offset + range.length) / this.allocUnit), this.unitCount);
+    const owners = this.owners;
+    let collisions: number[] | undefined;
     for (let u = first; u < end; u++) {
-      const cur = this.owners[u]!;
-      if (cur === FREE) this.free--;
-      else if (!collisions.includes(cur)) collisions.push(cur);
-      this.owners[u] = owner;
+      const cur = owners[u]!;
+      if (cur === FREE) {
+        this.free--;
+        owners[u] = owner;
+        continue;
+      }
+      collisions ??= [];
+      if (!collisions.includes(cur)) collisions.push(cur);
+      if (cur !== METADATA) owners[u] = COLLIDED;
     }
-    return collisions;
+    return collisions ?? NO_COLLISIONS;
   }
 
   /** Frees the units of `range` that `owner` still owns. */

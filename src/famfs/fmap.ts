@@ -150,6 +150,13 @@ function putSimpleExt(buf: Buffer, off: number, e: SimpleExtent): void {
 export function encodeGetFmapReply(fmap: Fmap, fileSize: number, fileType: FuseFamfsFileType, bufferSize: number = Infinity): Buffer {
   const n = fmap.extents.length;
   if (n < 1 || n > FUSE_FAMFS_MAX_EXTENTS) throw new RangeError(`fmap has ${n} extents; the kernel accepts 1..${FUSE_FAMFS_MAX_EXTENTS}`);
+  if (fmap.kind === 'interleaved') {
+    for (const ie of fmap.extents) {
+      const nstrips = ie.strips.length;
+      if (nstrips < 1 || nstrips > FUSE_FAMFS_MAX_STRIPS) throw new RangeError(`interleaved extent has ${nstrips} strips; the kernel accepts 1..${FUSE_FAMFS_MAX_STRIPS}`);
+      if (ie.chunkSize > 0xffffffff) throw new RangeError(`chunk size ${ie.chunkSize} does not fit the kernel's u32 ie_chunk_size`);
+    }
+  }
   const size = fmapMessageSize(fmap);
   if (size > bufferSize) {
     const reply = Buffer.alloc(4);
@@ -173,8 +180,6 @@ export function encodeGetFmapReply(fmap: Fmap, fileSize: number, fileType: FuseF
   let remaining = fileSize;
   for (const ie of fmap.extents) {
     const nstrips = ie.strips.length;
-    if (nstrips < 1 || nstrips > FUSE_FAMFS_MAX_STRIPS) throw new RangeError(`interleaved extent has ${nstrips} strips; the kernel accepts 1..${FUSE_FAMFS_MAX_STRIPS}`);
-    if (ie.chunkSize > 0xffffffff) throw new RangeError(`chunk size ${ie.chunkSize} does not fit the kernel's u32 ie_chunk_size`);
     const nbytes = Math.min(stripsLength(ie), remaining);
     remaining -= nbytes;
     buf.writeUInt32LE(nstrips, off);

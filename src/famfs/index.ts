@@ -20,3 +20,4 @@ export { openDaxDevice, devdaxGeometry } from './dax/device.js';
 export type { DaxDevice, DaxKind } from './dax/device.js';
 export { createEmulatedDevice } from './dax/emulated.js';
 export { flushCache, invalidateCache, zeroMemory } from './dax/native.js';
+export * from './sizes.js';

@@ -5,7 +5,7 @@ import { HEADER_OFF, decodeLogHeader } from './logHeader.js';
 import type { LogHeader } from './logHeader.js';
 import { encodeEntry } from './logEntry.js';
 import type { NewLogEntry } from './logEntry.js';
-import { flushCache, invalidateCache } from './dax/native.js';
+import { flushCache, invalidateCache, populatePages } from './dax/native.js';
 
 /** One store or cache operation of an append, in the order they reach memory. */
 export interface AppendStep {
@@ -37,9 +37,13 @@ export class FamfsLog {
     return decodeLogHeader(this.region);
   }
 
-  /** Invalidates entries [from, to) before they are read. */
-  invalidateEntries(from: number, to: number): void {
-    if (to > from) invalidateCache(this.region, LOG_HEADER_SIZE + from * LOG_ENTRY_SIZE, (to - from) * LOG_ENTRY_SIZE);
+  /** Prepares entries [from, to) to be read: pages faulted in, stale cache lines invalidated. */
+  readyEntries(from: number, to: number): void {
+    if (to <= from) return;
+    const start = LOG_HEADER_SIZE + from * LOG_ENTRY_SIZE;
+    const length = (to - from) * LOG_ENTRY_SIZE;
+    populatePages(this.region, start, length);
+    invalidateCache(this.region, start, length);
   }
 
   entriesLeft(nextIndex: number): number {

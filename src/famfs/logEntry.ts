@@ -1,5 +1,5 @@
 import { LOG_ENTRY_SIZE, MAX_PATHLEN, MAX_SIMPLE_EXTENTS, MAX_STRIPS } from './constants.js';
-import { famfsCrc, readCString, readU64, writeCString, writeU64 } from './bytes.js';
+import { famfsCrc, writeCString, writeU64 } from './bytes.js';
 import type { Fmap, SimpleExtent } from './fmap.js';
 import { uuidFromBytes, uuidToBytes } from './uuid.js';
 
@@ -44,8 +44,8 @@ export interface FileEntry extends EntryBase {
   gid: number;
   mode: number;
   fmap: Fmap;
-  /** Raw fmap header fields as stored, present on decoded entries so validation can judge them. */
-  layout?: { extType: number; count: number; nstrips: number };
+  /** Set by decodeEntry when the stored fmap header (type, extent or strip count) is invalid. */
+  layoutProblem?: string;
 }
 export interface DirEntry extends EntryBase {
   type: 'mkdir' | 'delete';
@@ -65,7 +65,7 @@ export interface UnknownEntry extends EntryBase {
   rawType: number;
 }
 export type LogEntry = FileEntry | DirEntry | AddDaxdevEntry | UnknownEntry;
-export type NewLogEntry = Omit<FileEntry, 'seqnum' | 'crc' | 'layout'> | Omit<DirEntry, 'seqnum' | 'crc'> | Omit<AddDaxdevEntry, 'seqnum' | 'crc'>;
+export type NewLogEntry = Omit<FileEntry, 'seqnum' | 'crc' | 'layoutProblem'> | Omit<DirEntry, 'seqnum' | 'crc'> | Omit<AddDaxdevEntry, 'seqnum' | 'crc'>;
 
 export function entryCrc(buf: Buffer, offset = 0): number {
   return famfsCrc(buf, offset, offset + ENTRY_CRC_OFFSET);
@@ -75,10 +75,6 @@ function writeExtent(buf: Buffer, off: number, e: SimpleExtent): void {
   writeU64(buf, off, e.devIndex);
   writeU64(buf, off + 8, e.offset);
   writeU64(buf, off + 16, e.length);
-}
-
-function readExtent(buf: Buffer, off: number): SimpleExtent {
-  return { devIndex: readU64(buf, off), offset: readU64(buf, off + 8), length: readU64(buf, off + 16) };
 }
 
 /** Encodes a complete 544-byte entry with the given seqnum and its CRC. */
@@ -134,41 +130,88 @@ function writeRelpath(buf: Buffer, off: number, relpath: string): void {
   writeCString(buf, off, MAX_PATHLEN, relpath);
 }
 
+const wordViews = new WeakMap<ArrayBufferLike, Uint32Array>();
+
+// The entry decodeEntry() is reading: its words and the index of its first word.
+let w: Uint32Array = new Uint32Array(0);
+let base = 0;
+const u32 = (o: number): number => w[base + (o >>> 2)]!;
+function u64(o: number): number {
+  const hi = w[base + (o >>> 2) + 1]!;
+  return hi > 0x1fffff ? Number.NaN : hi * 0x1_0000_0000 + w[base + (o >>> 2)]!;
+}
+const extent = (o: number): SimpleExtent => ({ devIndex: u64(o), offset: u64(o + 8), length: u64(o + 16) });
+
+/** A NUL-padded relpath: ASCII is decoded as latin1 (fast), anything else as UTF-8. */
+function readRelpath(buf: Buffer, offset: number): string {
+  const nul = buf.indexOf(0, offset);
+  const end = nul === -1 || nul > offset + MAX_PATHLEN ? offset + MAX_PATHLEN : nul;
+  const s = buf.toString('latin1', offset, end);
+  // eslint-disable-next-line no-control-regex
+  return /[^\x00-\x7f]/.test(s) ? buf.toString('utf8', offset, end) : s;
+}
+
+/** A Uint32Array over the whole ArrayBuffer behind `buf`, so aligned fields read without bounds-checked calls. */
+function wordView(buf: Buffer): Uint32Array {
+  let view = wordViews.get(buf.buffer);
+  if (!view || view.byteLength === 0) {
+    view = new Uint32Array(buf.buffer, 0, buf.buffer.byteLength >>> 2);
+    wordViews.set(buf.buffer, view);
+  }
+  return view;
+}
+
 /**
  * Decodes the entry at `buf[offset, offset+544)` without validating it. `version` decides what
- * type 3 means: ADD_DAXDEV in version 48, the INVALID sentinel in version 47.
+ * type 3 means: ADD_DAXDEV in version 48, the INVALID sentinel in version 47. Replay decodes
+ * hundreds of thousands of entries, so fields are read as 32-bit words from the mapped log.
  */
 export function decodeEntry(buf: Buffer, offset: number, version: number): LogEntry {
-  const seqnum = readU64(buf, offset);
-  const rawType = buf.readUInt32LE(offset + 8);
-  const crc = readU64(buf, offset + ENTRY_CRC_OFFSET);
-  const u32 = (o: number) => buf.readUInt32LE(offset + o);
+  if (offset < 0 || offset + LOG_ENTRY_SIZE > buf.length) throw new RangeError(`entry at ${offset} is outside the ${buf.length}-byte buffer`);
+  if ((buf.byteOffset + offset) & 3) {
+    const aligned = Buffer.alloc(LOG_ENTRY_SIZE);
+    buf.copy(aligned, 0, offset, offset + LOG_ENTRY_SIZE);
+    return decodeEntry(aligned, 0, version);
+  }
+  w = wordView(buf);
+  base = (buf.byteOffset + offset) >>> 2;
+  const seqnum = u64(0);
+  const rawType = u32(8);
+  const crc = u64(ENTRY_CRC_OFFSET);
   switch (rawType) {
     case EntryType.file: {
-      const layout = { extType: u32(F.extType), count: u32(F.nextents), nstrips: readU64(buf, offset + F.ext) };
+      const extType = u32(F.extType);
+      const count = u32(F.nextents);
       let fmap: Fmap;
-      if (layout.extType === 1) {
+      let layoutProblem: string | undefined;
+      if (extType === 1) {
+        const nstrips = u64(F.ext);
         const strips: SimpleExtent[] = [];
-        for (let k = 0; k < Math.min(layout.nstrips, MAX_STRIPS); k++) strips.push(readExtent(buf, offset + IE_STRIPS + SIMPLE_EXT_SIZE * k));
-        fmap = { kind: 'interleaved', extents: [{ chunkSize: readU64(buf, offset + F.ext + 8), strips }] };
+        for (let k = 0; k < Math.min(nstrips, MAX_STRIPS); k++) strips.push(extent(IE_STRIPS + SIMPLE_EXT_SIZE * k));
+        fmap = { kind: 'interleaved', extents: [{ chunkSize: u64(F.ext + 8), strips }] };
+        if (count !== 1) layoutProblem = `${count} interleaved extents (famfs allows exactly 1)`;
+        else if (!(nstrips >= 1 && nstrips <= MAX_STRIPS)) layoutProblem = `${nstrips} strips (famfs allows 1..${MAX_STRIPS})`;
       } else {
         const extents: SimpleExtent[] = [];
-        for (let k = 0; k < Math.min(layout.count, MAX_SIMPLE_EXTENTS); k++) extents.push(readExtent(buf, offset + F.ext + SIMPLE_EXT_SIZE * k));
+        for (let k = 0; k < Math.min(count, MAX_SIMPLE_EXTENTS); k++) extents.push(extent(F.ext + SIMPLE_EXT_SIZE * k));
         fmap = { kind: 'simple', extents };
+        if (extType !== 0) layoutProblem = `unknown fmap extent type ${extType}`;
+        else if (count < 1 || count > MAX_SIMPLE_EXTENTS) layoutProblem = `${count} simple extents (famfs allows 1..${MAX_SIMPLE_EXTENTS})`;
       }
-      return {
+      const entry: FileEntry = {
         type: 'file',
         seqnum,
         crc,
-        size: readU64(buf, offset + F.size),
+        size: u64(F.size),
         flags: u32(F.flags),
         uid: u32(F.uid),
         gid: u32(F.gid),
         mode: u32(F.mode),
-        relpath: readCString(buf, offset + F.relpath, MAX_PATHLEN),
+        relpath: readRelpath(buf, offset + F.relpath),
         fmap,
-        layout,
       };
+      if (layoutProblem) entry.layoutProblem = layoutProblem;
+      return entry;
     }
     case EntryType.mkdir:
     case EntryType.delete:
@@ -179,11 +222,11 @@ export function decodeEntry(buf: Buffer, offset: number, version: number): LogEn
         uid: u32(D.uid),
         gid: u32(D.gid),
         mode: u32(D.mode),
-        relpath: readCString(buf, offset + D.relpath, MAX_PATHLEN),
+        relpath: readRelpath(buf, offset + D.relpath),
       };
     case EntryType.addDaxdev:
       if (version >= 48) {
-        return { type: 'addDaxdev', seqnum, crc, deviceSize: readU64(buf, offset + X.size), deviceUuid: uuidFromBytes(buf, offset + X.uuid), deviceIndex: u32(X.index) };
+        return { type: 'addDaxdev', seqnum, crc, deviceSize: u64(X.size), deviceUuid: uuidFromBytes(buf, offset + X.uuid), deviceIndex: u32(X.index) };
       }
       return { type: 'unknown', seqnum, crc, rawType };
     default:

@@ -30,50 +30,49 @@ export type FamfsNode = FileNode | DirNode;
 
 export class Namespace {
   readonly root: DirNode = { kind: 'dir', name: '', relpath: '', index: -1, uid: 0, gid: 0, mode: 0o755, children: new Map() };
+  /** Every directory by relpath, so a lookup costs one map get, not a walk. */
+  private readonly dirs = new Map<string, DirNode>([['', this.root]]);
   private files = 0;
-  private dirs = 0;
 
   get fileCount(): number {
     return this.files;
   }
 
   get dirCount(): number {
-    return this.dirs;
+    return this.dirs.size - 1;
+  }
+
+  directory(relpath: string): DirNode | undefined {
+    return this.dirs.get(relpath);
   }
 
   lookup(relpath: string): FamfsNode | undefined {
-    if (relpath === '') return this.root;
-    let node: FamfsNode = this.root;
-    for (const part of relpath.split('/')) {
-      if (node.kind !== 'dir') return undefined;
-      const next: FamfsNode | undefined = node.children.get(part);
-      if (!next) return undefined;
-      node = next;
-    }
-    return node;
+    const dir = this.dirs.get(relpath);
+    if (dir) return dir;
+    const { parent, name } = splitParent(relpath);
+    return this.dirs.get(parent)?.children.get(name);
   }
 
-  /** Adds `node` under its parent, which the caller has checked is an existing directory. */
-  insert(node: FamfsNode): void {
-    const parent = this.lookup(splitParent(node.relpath).parent) as DirNode;
+  /** Adds `node` under `parent` (default: looked up), which the caller has checked is a directory. */
+  insert(node: FamfsNode, parent: DirNode = this.dirs.get(splitParent(node.relpath).parent)!): void {
     parent.children.set(node.name, node);
     if (node.kind === 'file') this.files++;
-    else this.dirs++;
+    else this.dirs.set(node.relpath, node);
   }
 
   /** Removes the node at `relpath` and everything under it; returns the removed files. */
   remove(relpath: string): FileNode[] {
     const { parent, name } = splitParent(relpath);
-    const dir = this.lookup(parent);
-    const node = dir?.kind === 'dir' ? dir.children.get(name) : undefined;
-    if (!dir || dir.kind !== 'dir' || !node) return [];
+    const dir = this.dirs.get(parent);
+    const node = dir?.children.get(name);
+    if (!dir || !node) return [];
     dir.children.delete(name);
     const removed: FileNode[] = [];
     for (const n of walk(node)) {
       if (n.kind === 'file') {
         removed.push(n);
         this.files--;
-      } else this.dirs--;
+      } else this.dirs.delete(n.relpath);
     }
     return removed;
   }

@@ -5,15 +5,17 @@ import { MAX_PATHLEN, MAX_RELPATH_BYTES } from './constants.js';
  * rejects empty, '.' and '..' components, so no log entry or request can name a path outside the
  * pool. Returns the reason a path is unacceptable, or null.
  */
+const BAD_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/;
+
 export function relpathProblem(relpath: string, maxBytes: number = MAX_RELPATH_BYTES): string | null {
   if (relpath.length === 0) return 'path is empty';
   if (relpath.startsWith('/')) return `path "${relpath}" is absolute; famfs paths are relative to the pool root`;
   if (relpath.includes('\0')) return `path "${relpath.replace(/\0/g, '\\0')}" contains a NUL byte`;
-  const bytes = Buffer.byteLength(relpath);
+  const bytes = ASCII.test(relpath) ? relpath.length : Buffer.byteLength(relpath);
   if (bytes > maxBytes) return `path "${relpath}" is ${bytes} bytes; famfs allows at most ${maxBytes}`;
-  for (const part of relpath.split('/')) {
-    if (part === '' || part === '.' || part === '..') return `path "${relpath}" has an empty, "." or ".." component`;
-  }
+  if (BAD_COMPONENT.test(relpath)) return `path "${relpath}" has an empty, "." or ".." component`;
   return null;
 }
 

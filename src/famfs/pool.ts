@@ -99,7 +99,7 @@ export class Pool {
     if (headerProblem) throw new FamfsError('CORRUPT', `${device.path}: ${headerProblem}`);
     this.log = new FamfsLog(region, logCapacity(sb.logLen) - 1);
     this.reclaim = opts.reclaim ?? (device.kind === 'emulated' ? 'safe' : 'never');
-    this.hostUuid = opts.systemUuid ?? (device.writable && opts.writable !== false ? readOrCreateSystemUuid() : undefined);
+    this.hostUuid = opts.systemUuid?.toLowerCase() ?? (device.writable && opts.writable !== false ? readOrCreateSystemUuid() : undefined);
     this.replayer = this.newReplayer();
     this.refresh(opts.replayProgress);
   }
@@ -140,7 +140,7 @@ export class Pool {
     if (header.nextIndex < this.replayer.applied) this.replayer = this.newReplayer(); // the log was re-made
     const from = this.replayer.applied;
     if (header.nextIndex === from) return false;
-    this.log.invalidateEntries(from, header.nextIndex);
+    this.log.readyEntries(from, header.nextIndex);
     this.replayer.apply(this.log.region, header.nextIndex, progress);
     return true;
   }

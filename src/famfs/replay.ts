@@ -2,12 +2,13 @@ import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from './constants.js';
 import { entryCrc, decodeEntry } from './logEntry.js';
 import type { FileEntry, LogEntry } from './logEntry.js';
 import { Namespace } from './namespace.js';
-import type { FileNode } from './namespace.js';
-import { MAX_LOGGED_RELPATH_BYTES, relpathProblem, splitParent } from './paths.js';
-import { SpaceMap } from './allocator.js';
+import type { DirNode, FileNode } from './namespace.js';
+import { MAX_LOGGED_RELPATH_BYTES, relpathProblem } from './paths.js';
+import { COLLIDED, METADATA, SpaceMap } from './allocator.js';
 import { fileEntryProblem } from './entryChecks.js';
 import { fmapDeviceRanges } from './fmap.js';
 import { readU64 } from './bytes.js';
+import { addon } from './dax/native.js';
 
 export type Reclaim = 'never' | 'safe';
 
@@ -65,18 +66,21 @@ export class Replayer {
 
   /** Applies entries [applied, nextIndex) of `log` (the log region, header at 0). */
   apply(log: Buffer, nextIndex: number, progress?: (done: number, total: number) => void): void {
-    while (this.applied < nextIndex && !this.stopped) {
-      const i = this.applied;
+    if (this.stopped || this.applied >= nextIndex) return;
+    // Seqnums and CRCs of the whole range are checked natively in one pass; replay stops at the
+    // first torn or corrupt entry, as famfs logplay aborts.
+    const firstBad = addon.verifyLog(log, LOG_HEADER_SIZE, LOG_ENTRY_SIZE, this.applied, nextIndex);
+    const end = firstBad < 0 ? nextIndex : firstBad;
+    const version = this.geometry.version;
+    for (let i = this.applied; i < end; i++) {
       if (progress && i % PROGRESS_EVERY === 0) progress(i, nextIndex);
-      const off = LOG_HEADER_SIZE + i * LOG_ENTRY_SIZE;
-      const problem = entryIntegrityProblem(log, off, i);
-      if (problem) {
-        this.stopped = { index: i, severity: 'fatal', reason: problem };
-        this.problems.push(this.stopped);
-        return;
-      }
-      this.applyEntry(decodeEntry(log, off, this.geometry.version), i);
-      this.applied++;
+      this.applyEntry(decodeEntry(log, LOG_HEADER_SIZE + i * LOG_ENTRY_SIZE, version), i);
+    }
+    this.applied = end;
+    if (firstBad >= 0) {
+      const reason = entryIntegrityProblem(log, LOG_HEADER_SIZE + firstBad * LOG_ENTRY_SIZE, firstBad) ?? `entry ${firstBad}: failed verification`;
+      this.stopped = { index: firstBad, severity: 'fatal', reason };
+      this.problems.push(this.stopped);
     }
     progress?.(this.applied, nextIndex);
   }
@@ -90,12 +94,13 @@ export class Replayer {
       case 'file':
         return this.applyFile(e, i);
       case 'mkdir': {
-        const problem = this.pathProblem(e.relpath);
-        if (problem) return this.report(i, 'error', `mkdir: ${problem}`);
-        const existing = this.namespace.lookup(e.relpath);
+        const parent = this.parentOf(e.relpath);
+        if (typeof parent === 'string') return this.report(i, 'error', `mkdir: ${parent}`);
+        const name = baseName(e.relpath);
+        const existing = parent.children.get(name);
         if (existing?.kind === 'dir') return; // famfs: an existing directory is normal
         if (existing) return this.report(i, 'error', `mkdir "${e.relpath}": a file of that name exists (entry ${existing.index})`);
-        this.namespace.insert({ kind: 'dir', name: splitParent(e.relpath).name, relpath: e.relpath, index: i, uid: e.uid, gid: e.gid, mode: e.mode & 0o7777, children: new Map() });
+        this.namespace.insert({ kind: 'dir', name, relpath: e.relpath, index: i, uid: e.uid, gid: e.gid, mode: e.mode & 0o7777, children: new Map() }, parent);
         return;
       }
       case 'delete': {
@@ -119,20 +124,25 @@ export class Replayer {
     }
   }
 
-  private pathProblem(relpath: string): string | null {
+  /** The existing parent directory of `relpath`, or why there is none (a string). */
+  private parentOf(relpath: string): DirNode | string {
     const problem = relpathProblem(relpath, MAX_LOGGED_RELPATH_BYTES);
     if (problem) return problem;
-    const parent = splitParent(relpath).parent;
-    const dir = this.namespace.lookup(parent);
-    if (!dir) return `parent directory "${parent}" of "${relpath}" was not created by an earlier entry`;
-    if (dir.kind !== 'dir') return `parent "${parent}" of "${relpath}" is a file`;
-    return null;
+    const slash = relpath.lastIndexOf('/');
+    const parent = slash < 0 ? '' : relpath.slice(0, slash);
+    const dir = this.namespace.directory(parent);
+    if (dir) return dir;
+    if (this.namespace.lookup(parent)) return `parent "${parent}" of "${relpath}" is a file`;
+    return `parent directory "${parent}" of "${relpath}" was not created by an earlier entry`;
   }
 
   private applyFile(e: FileEntry, i: number): void {
-    const problem = this.pathProblem(e.relpath) ?? fileEntryProblem(e, this.geometry.allocUnit, this.geometry.deviceSize);
-    if (problem) return this.report(i, 'error', `file "${e.relpath}": ${problem}`);
-    const existing = this.namespace.lookup(e.relpath);
+    const parent = this.parentOf(e.relpath);
+    const problem = typeof parent === 'string' ? parent : fileEntryProblem(e, this.geometry.allocUnit, this.geometry.deviceSize);
+    if (problem !== null) return this.report(i, 'error', `file "${e.relpath}": ${problem}`);
+    const dir = parent as DirNode;
+    const name = baseName(e.relpath);
+    const existing = dir.children.get(name);
     if (existing) return this.report(i, 'error', `file "${e.relpath}": path already exists (entry ${existing.index}); entry ignored`);
     for (const r of fmapDeviceRanges(e.fmap)) {
       const others = this.space.claim(r, i);
@@ -141,9 +151,10 @@ export class Replayer {
         this.report(i, 'error', `allocation collision: file "${e.relpath}" extent [${r.offset}, ${r.offset + r.length}) overlaps ${others.map(ownerName).join(', ')}`);
       }
     }
-    this.namespace.insert({
+    this.namespace.insert(
+      {
       kind: 'file',
-      name: splitParent(e.relpath).name,
+      name,
       relpath: e.relpath,
       index: i,
       size: e.size,
@@ -152,12 +163,20 @@ export class Replayer {
       gid: e.gid,
       mode: e.mode & 0o7777,
       fmap: e.fmap,
-    });
+      },
+      dir,
+    );
   }
 }
 
+function baseName(relpath: string): string {
+  return relpath.slice(relpath.lastIndexOf('/') + 1);
+}
+
 function ownerName(owner: number): string {
-  return owner === -2 ? 'the superblock/log region' : `entry ${owner}`;
+  if (owner === METADATA) return 'the superblock/log region';
+  if (owner === COLLIDED) return 'space already claimed by colliding entries';
+  return `entry ${owner}`;
 }
 
 /** famfs's per-entry validation: seqnum == index and the CRC over [0, 536). */

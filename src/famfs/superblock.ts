@@ -133,7 +133,7 @@ export function checkSuperblock(buf: Buffer): SuperblockVerdict {
     return fail('no-superblock', `no famfs superblock: magic is 0x${hex(buf, OFF.magic)}, expected 0x${SUPER_MAGIC.toString(16)}`);
   }
   if (!isFamfsVersion(sb.version)) {
-    return fail('bad-version', `famfs superblock version ${sb.version} (OMF ${sb.omfMajor}.${sb.omfMinor}) is not supported; famfs-csi reads versions 47 (OMF 2.1) and 48 (OMF 2.2)`);
+    return fail('bad-version', `famfs superblock version ${Number.isNaN(sb.version) ? '0x' + hex(buf, OFF.version) : sb.version} (OMF ${sb.omfMajor}.${sb.omfMinor}) is not supported; famfs-csi reads versions 47 (OMF 2.1) and 48 (OMF 2.2)`);
   }
   const crc = superblockCrc(buf);
   if (sb.crc !== crc) {

@@ -15,8 +15,8 @@ const SLICE = 32 * 1024 * 1024;
 export async function zeroRange(dev: DaxDevice, offset: number, length: number, progress?: Progress, done = 0, total = length): Promise<void> {
   for (let pos = 0; pos < length; pos += SLICE) {
     const n = Math.min(SLICE, length - pos);
-    const view = dev.map(offset + pos, n);
-    zeroMemory(view);
+    // A hole in an emulated device's file already reads as zeros; writing it would only fault in pages.
+    if (!dev.isHole(offset + pos, n)) zeroMemory(dev.map(offset + pos, n));
     progress?.(done + pos + n, total);
     if (pos + n < length) await yieldToLoop();
   }

@@ -16,6 +16,8 @@ export interface DaxDevice {
   readonly writable: boolean;
   /** A Buffer aliasing device bytes [offset, offset + length). */
   map(offset: number, length: number): Buffer;
+  /** True when the range is known to read as zeros without being written (a hole in an emulated file). */
+  isHole(offset: number, length: number): boolean;
   /** Takes the host-local writer lock (flock LOCK_EX on the device); false if another process holds it. */
   tryLock(): boolean;
   unlock(): void;
@@ -44,6 +46,7 @@ class MappedDevice implements DaxDevice {
     if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > this.size) {
       throw new FamfsError('INVALID', `range [${offset}, ${offset + length}) is outside device ${this.path} (${this.size} bytes)`);
     }
+    if (length === 0) return Buffer.alloc(0);
     const w = Math.floor(offset / WINDOW);
     if (offset + length <= (w + 1) * WINDOW) {
       const base = w * WINDOW;
@@ -72,6 +75,10 @@ class MappedDevice implements DaxDevice {
     } catch (e) {
       throw new FamfsError('DEVICE', `cannot map ${length} bytes at offset ${offset} of ${this.path}: ${(e as Error).message}`);
     }
+  }
+
+  isHole(offset: number, length: number): boolean {
+    return this.kind === 'emulated' && addon.isHole(this.fd, offset, length);
   }
 
   tryLock(): boolean {
@@ -114,7 +121,7 @@ export function devdaxGeometry(rdev: number, sysfsRoot = '/sys'): { size: number
   const [major, minor] = majorMinor(rdev);
   const dir = `${sysfsRoot}/dev/char/${major}:${minor}`;
   const size = readSysfsNumber(`${dir}/size`);
-  if (size === undefined) throw new FamfsError('DEVICE', `cannot read the size of dax device ${major}:${minor} from ${dir}/size`);
+  if (!size) throw new FamfsError('DEVICE', `cannot read a size for dax device ${major}:${minor} from ${dir}/size`);
   const align = Math.max(readSysfsNumber(`${dir}/align`) ?? 0x200000, 0x200000);
   return { size, align };
 }

@@ -10,6 +10,10 @@ interface DaxAddon {
   zero(view: Uint8Array, offset: number, length: number): void;
   flush(view: Uint8Array, offset: number, length: number): void;
   invalidate(view: Uint8Array, offset: number, length: number): void;
+  verifyLog(region: Uint8Array, headerSize: number, entrySize: number, from: number, to: number): number;
+  crc32(view: Uint8Array, offset: number, length: number): number;
+  populate(view: Uint8Array, offset: number, length: number): void;
+  isHole(fd: number, offset: number, length: number): boolean;
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   funlock(fd: number): void;
   cacheFlushMethod(): string;
@@ -40,4 +44,9 @@ export function invalidateCache(view: Uint8Array, offset = 0, length = view.leng
 /** Zero-fills `view` with non-temporal stores: the zeros reach memory without a cache flush. */
 export function zeroMemory(view: Uint8Array, offset = 0, length = view.length - offset): void {
   addon.zero(view, offset, length);
+}
+
+/** Pre-faults the pages of a range about to be read (a big log maps in one go, not per 4 KiB). */
+export function populatePages(view: Uint8Array, offset = 0, length = view.length - offset): void {
+  addon.populate(view, offset, length);
 }
