@@ -11,6 +11,7 @@ export function createLogger(opts: { level?: string; format?: 'json' | 'text'; s
   const format = opts.format ?? (process.env.FAMFS_CSI_LOG_FORMAT as 'json' | 'text' | undefined) ?? (process.stderr.isTTY ? 'text' : 'json');
   const text = winston.format.printf(({ level, message, timestamp, ...meta }) => {
     const rest = Object.entries(meta)
+      .filter(([, v]) => v !== undefined)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
     return `${String(timestamp)} ${level} ${String(message)}${rest ? ' ' + rest : ''}`;
