@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir } from '../helpers/tmpPool.js';
@@ -98,17 +99,46 @@ test('pool CLI: fsck exits non-zero on a corrupt pool', (t) => {
   assert.match(r.stdout, /error: superblock: superblock CRC mismatch/);
 });
 
-test('local: formats an emulated pool under the state directory and lists it', (t) => {
+test('local: formats an emulated pool under the state directory, serves the controller, lists the pool', (t) => {
   const s = scratchDir();
   t.after(s.cleanup);
   const env = { FAMFS_SYSTEM_UUID_FILE: '' };
-  const r = run(['local', '--state-dir', s.dir, '--pool-size', '128M', '--log-length', '8M'], env);
+  const r = run(['local', '--state-dir', s.dir, '--pool-size', '128M', '--log-length', '8M', '--exit'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /emulated pool:\s+.*pool0\.dax/);
+  assert.match(r.stdout, /controller socket:\s+.*controller\.sock/);
   assert.match(r.stdout, /\(this host\)/);
   assert.match(r.stdout, /log entries:\s+0 used, 15420 free of 15420/);
   // A second start reuses the formatted pool.
-  const again = run(['local', '--state-dir', s.dir], env);
+  const again = run(['local', '--state-dir', s.dir, '--exit'], env);
   assert.equal(again.code, 0, again.stderr);
-  assert.doesNotMatch(again.stderr, /formatting/);
+  assert.doesNotMatch(again.stderr, /formatting pool/);
+});
+
+test('local: keeps serving until SIGTERM; the csi client creates a volume through it', async (t) => {
+  const s = scratchDir();
+  t.after(s.cleanup);
+  const child = spawn(process.execPath, [CLI, 'local', '--state-dir', s.dir, '--pool-size', '128M', '--log-length', '8M'], {
+    env: { ...process.env, FAMFS_SYSTEM_UUID_FILE: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 15_000;
+  while (!out.includes('famfs-csi is running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(out, /famfs-csi is running/);
+  const sock = join(s.dir, 'controller.sock');
+  const created = run(['csi', '--endpoint', sock, 'CreateVolume', JSON.stringify({ name: 'demo', capacity_range: { required_bytes: '8388608' }, volume_capabilities: [{ mount: {}, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } }] })]);
+  assert.equal(created.code, 0, created.stderr);
+  assert.equal(JSON.parse(created.stdout).volume.capacity_bytes, '8388608');
+  const bad = run(['csi', '--endpoint', sock, 'DeleteVolume', '{}']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /^INVALID_ARGUMENT: volume_id: missing/);
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.equal(existsSync(sock), false, 'the socket is removed on shutdown');
+  const ls = json<{ pool: { files: number } }>(['pool', 'ls', join(s.dir, 'pool0.dax')]);
+  assert.equal(ls.pool.files, 1);
 });
