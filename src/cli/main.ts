@@ -5,7 +5,9 @@ import { UsageError } from './args.js';
 import { poolCommand } from './pool.js';
 import { localCommand } from './local.js';
 import { controllerCommand } from './controller.js';
+import { nodeCommand } from './node.js';
 import { csiCommand } from './csiClient.js';
+import { mountCommand } from './mount.js';
 import { ConfigError } from '../csi/config.js';
 
 const USAGE = `famfs-csi: shared memory (famfs on CXL / fabric-attached dax) for Kubernetes
@@ -15,6 +17,8 @@ Usage: famfs-csi <command> [options]
 Commands:
   local        run on this machine with an embedded emulated pool (see famfs-csi local --help)
   controller   run the CSI controller plugin (Identity + Controller services)
+  node         run the CSI node plugin (Identity + Node services) on this node
+  mount        serve a pool as a FUSE file system (started by the node plugin)
   csi          call one CSI RPC on a plugin socket and print the answer
   pool         format, check, list and edit famfs pools (see famfs-csi pool help)
   version      print the version
@@ -34,8 +38,12 @@ export async function main(argv: string[]): Promise<number> {
       return localCommand(rest);
     case 'controller':
       return controllerCommand(rest);
+    case 'node':
+      return nodeCommand(rest);
     case 'csi':
       return csiCommand(rest);
+    case 'mount':
+      return mountCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`famfs-csi ${version()}\n`);

@@ -15,7 +15,6 @@ import type {
   DeleteVolumeResponse,
   GetCapacityRequest,
   GetCapacityResponse,
-  ListVolumesEntryInput,
   ListVolumesRequest,
   ListVolumesResponse,
   Topology,
@@ -52,6 +51,8 @@ function poolsOfTopology(t: Topology): string[] {
 }
 
 export class ControllerService {
+  private listCache: { stamp: string; all: { volume: PoolVolume; config: PoolConfig; pool: Pool }[] } | undefined;
+
   constructor(private readonly pools: PoolSet) {}
 
   private openPool(name: string): { config: PoolConfig; pool: Pool } {
@@ -103,15 +104,16 @@ export class ControllerService {
     if (existing) return { volume: volumeMessage(config, pool, this.checkCompatible(req.name, existing, range, own, params)) };
 
     const size = volumeSize(range, config.defaults.volumeSize);
-    const stats = pool.stats();
-    if (size > stats.dataSize) throw outOfRange(`capacity_range: ${size} bytes is larger than pool ${poolName} (${stats.dataSize} bytes of data space)`);
+    const space = pool.replay.space;
+    const dataSize = space.unitCount * space.allocUnit - space.reservedBytes;
+    if (size > dataSize) throw outOfRange(`capacity_range: ${size} bytes is larger than pool ${poolName} (${dataSize} bytes of data space)`);
     const entriesNeeded = (pool.lookup(VOLUMES_DIR) ? 0 : 1) + (pool.lookup(volumeDir(ref)) ? 0 : 1) + 1;
-    if (stats.logEntriesFree < entriesNeeded) {
-      throw resourceExhausted(`pool ${poolName}: log full (${stats.logEntriesFree} of ${stats.logEntriesTotal} entries left, a volume needs ${entriesNeeded}); delete volumes does not help, the pool needs a bigger log`);
+    const entriesFree = pool.log.entriesLeft(pool.replay.applied);
+    if (entriesFree < entriesNeeded) {
+      throw resourceExhausted(`pool ${poolName}: log full (${entriesFree} of ${pool.log.lastIndex + 1} entries left, a volume needs ${entriesNeeded}); deleting volumes does not help, the pool needs a bigger log`);
     }
     // A dry run of the allocation fails fast, before anything is logged: retries of a request
     // that cannot fit must not use up log entries.
-    const space = pool.replay.space;
     if (params.interleave) space.allocInterleaved(size, params.interleave, { relaxBucketMinimum: config.relaxStripeBuckets });
     else space.allocContiguous(size);
     await pool.mkdir(volumeDir(ref), { parents: true, mode: 0o755 });
@@ -167,25 +169,43 @@ export class ControllerService {
     return { confirmed: { volume_context: req.volume_context, volume_capabilities: req.volume_capabilities, parameters: req.parameters } };
   }
 
+  /** Every volume of every open pool in volume id order, rebuilt only when a pool's log moved. */
+  private volumeIndex(): { volume: PoolVolume; config: PoolConfig; pool: Pool }[] {
+    const key: number[] = [];
+    for (const { pool } of this.pools.all()) {
+      pool.refresh();
+      key.push(pool.replay.applied);
+    }
+    const stamp = key.join(',');
+    if (this.listCache?.stamp !== stamp) {
+      const all = this.pools.all().flatMap(({ config, pool }) => listPoolVolumes(config.name, pool).map((volume) => ({ volume, config, pool })));
+      all.sort((a, b) => (a.volume.volumeId < b.volume.volumeId ? -1 : 1));
+      this.listCache = { stamp, all };
+    }
+    return this.listCache.all;
+  }
+
   async listVolumes(req: ListVolumesRequest): Promise<ListVolumesResponse> {
     if (req.max_entries < 0) throw invalidArgument(`max_entries: ${req.max_entries} must not be negative`);
     // The token is the last volume id returned: still meaningful after that volume is deleted.
     const token = req.starting_token;
     if (token && !parseVolumeId(token)) throw aborted(`starting_token: ${JSON.stringify(token)} is not a token this plugin issued`);
-    const all: ListVolumesEntryInput[] = [];
-    const ids: string[] = [];
-    for (const { config, pool } of this.pools.all()) {
-      pool.refresh();
-      for (const v of listPoolVolumes(config.name, pool)) {
-        if (token && v.volumeId <= token) continue;
-        ids.push(v.volumeId);
-        all.push({ volume: volumeMessage(config, pool, v), status: { published_node_ids: [] } });
+    const all = this.volumeIndex();
+    let lo = 0;
+    if (token) {
+      let hi = all.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (all[mid]!.volume.volumeId <= token) lo = mid + 1;
+        else hi = mid;
       }
     }
-    const order = ids.map((_, i) => i).sort((a, b) => (ids[a]! < ids[b]! ? -1 : 1));
-    const max = req.max_entries > 0 ? req.max_entries : order.length;
-    const page = order.slice(0, max);
-    return { entries: page.map((i) => all[i]!), next_token: order.length > max ? ids[page[page.length - 1]!]! : '' };
+    const max = req.max_entries > 0 ? req.max_entries : all.length;
+    const page = all.slice(lo, lo + max);
+    return {
+      entries: page.map(({ volume, config, pool }) => ({ volume: volumeMessage(config, pool, volume), status: { published_node_ids: [] } })),
+      next_token: lo + max < all.length ? page[page.length - 1]!.volume.volumeId : '',
+    };
   }
 
   async getCapacity(req: GetCapacityRequest): Promise<GetCapacityResponse> {

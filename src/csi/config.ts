@@ -8,6 +8,7 @@ import type { FamfsVersion, Reclaim } from '../famfs/index.js';
  *
  *   stateDir: /var/lib/famfs-csi        # node: pool mounts; controller: nothing yet
  *   nodeId: worker-1                    # node only; default: the host name
+ *   kubeletDir: /var/lib/kubelet        # node only: staging and target paths must lie inside it
  *   pools:
  *     - name: pool0                     # [a-z0-9-], at most 58 characters
  *       device: /dev/dax0.0             # devdax device, or a regular file when emulated
@@ -36,6 +37,8 @@ export interface PoolConfig {
 export interface DriverConfig {
   stateDir: string;
   nodeId: string | undefined;
+  /** Node only: the kubelet root; always set by parseConfig (default /var/lib/kubelet). */
+  kubeletDir?: string;
   pools: PoolConfig[];
 }
 
@@ -48,6 +51,7 @@ export class ConfigError extends Error {
 
 export const POOL_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/;
 export const DEFAULT_STATE_DIR = '/var/lib/famfs-csi';
+export const DEFAULT_KUBELET_DIR = '/var/lib/kubelet';
 export const DEFAULT_VOLUME_SIZE = 16 * 1024 * 1024;
 
 type Raw = Record<string, unknown>;
@@ -160,10 +164,12 @@ function parsePool(raw: unknown, i: number): PoolConfig {
 /** Validates a parsed YAML document; errors name the key and the value. */
 export function parseConfig(doc: unknown): DriverConfig {
   if (!isObject(doc)) throw new ConfigError('the document must be a mapping with a pools list');
-  checkKeys(doc, '', ['stateDir', 'nodeId', 'pools']);
+  checkKeys(doc, '', ['stateDir', 'nodeId', 'kubeletDir', 'pools']);
   const stateDir = str(doc, 'stateDir', '', false) ?? DEFAULT_STATE_DIR;
   if (!stateDir.startsWith('/')) throw new ConfigError(`stateDir: "${stateDir}" must be an absolute path`);
   const nodeId = str(doc, 'nodeId', '', false);
+  const kubeletDir = str(doc, 'kubeletDir', '', false) ?? DEFAULT_KUBELET_DIR;
+  if (!kubeletDir.startsWith('/')) throw new ConfigError(`kubeletDir: "${kubeletDir}" must be an absolute path`);
   if (!Array.isArray(doc.pools) || doc.pools.length === 0) throw new ConfigError('pools: missing or empty; name at least one pool');
   const pools = doc.pools.map(parsePool);
   const seen = new Set<string>();
@@ -171,7 +177,7 @@ export function parseConfig(doc: unknown): DriverConfig {
     if (seen.has(p.name)) throw new ConfigError(`pools: pool name "${p.name}" appears twice`);
     seen.add(p.name);
   }
-  return { stateDir, nodeId, pools };
+  return { stateDir, nodeId, kubeletDir, pools };
 }
 
 export function loadConfigFile(path: string): DriverConfig {

@@ -41,7 +41,7 @@ export class SpaceMap {
   constructor(
     readonly deviceSize: number,
     readonly allocUnit: number,
-    reservedBytes: number,
+    readonly reservedBytes: number,
   ) {
     this.unitCount = Math.floor(deviceSize / allocUnit);
     this.owners = new Int32Array(this.unitCount).fill(FREE);

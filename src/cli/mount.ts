@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { Pool, existingSystemUuid, openDaxDevice } from '../famfs/index.js';
+import type { Reclaim } from '../famfs/index.js';
+import { FamfsFileSystem } from '../fuse/famfsFs.js';
+import { FuseSession, isDeadMount, unmount } from '../fuse/session.js';
+import { mountAt } from '../fuse/mountTable.js';
+import { createLogger } from '../csi/logger.js';
+import { onTerminationSignals } from '../csi/server.js';
+import { UsageError } from './args.js';
+
+export const MOUNT_USAGE = `famfs-csi mount --pool NAME --device DEVICE --mountpoint DIR [--reclaim never|safe]
+                 [--log-level LEVEL] [--log-format json|text]
+
+Serves a famfs pool as a FUSE file system (type fuse.famfs) at DIR, in the foreground, until
+SIGTERM/SIGINT (then it unmounts) or until DIR is unmounted. The node plugin starts one per pool;
+it is its own process so that restarting the node plugin never breaks a pod's mount. A dead
+server's stale mount at DIR is cleaned up first.
+`;
+
+export async function mountCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      pool: { type: 'string' },
+      device: { type: 'string' },
+      mountpoint: { type: 'string' },
+      reclaim: { type: 'string' },
+      'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(MOUNT_USAGE);
+    return 0;
+  }
+  for (const k of ['pool', 'device', 'mountpoint'] as const) if (!values[k]) throw new UsageError(`mount: --${k} is required\n\n${MOUNT_USAGE}`);
+  const reclaim = values.reclaim as Reclaim | undefined;
+  if (reclaim !== undefined && reclaim !== 'never' && reclaim !== 'safe') throw new UsageError(`--reclaim: "${reclaim}" must be never or safe`);
+  const format = values['log-format'];
+  if (format !== undefined && format !== 'json' && format !== 'text') throw new UsageError(`--log-format: "${format}" must be json or text`);
+  const logger = createLogger({ level: values['log-level'], format }).child({ pool: values.pool, mountpoint: values.mountpoint });
+  const mountpoint = values.mountpoint!;
+
+  mkdirSync(mountpoint, { recursive: true });
+  if (isDeadMount(mountpoint)) {
+    logger.warn('cleaning the stale mount of a dead famfs server');
+    await unmount(mountpoint, true);
+  }
+  const existing = mountAt(mountpoint);
+  if (existing?.fstype === 'fuse.famfs') throw new Error(`${mountpoint} is already served by a famfs server (${existing.source})`);
+
+  const dev = openDaxDevice(values.device!, { writable: true });
+  const pool = Pool.open(dev, { writable: false, reclaim, systemUuid: existingSystemUuid() });
+  const fs = new FamfsFileSystem(pool, { onChange: () => logger.debug('caught up with the log', { entries: pool.replay.applied }) });
+  const session = await FuseSession.mount({
+    mountpoint,
+    source: values.device!,
+    subtype: 'famfs',
+    ops: fs,
+    onError: (what, detail) => logger.warn(what, detail),
+  });
+  const s = pool.stats();
+  logger.info('mounted', { device: values.device, files: s.files, logEntries: s.logEntriesUsed, dataPath: fs.usesDaxFmap ? 'kernel DAX (GET_FMAP)' : 'served READ/WRITE (direct I/O)' });
+  onTerminationSignals(logger, async () => {
+    await session.unmount();
+    logger.info('unmounted');
+  });
+  await session.done;
+  logger.info('file system unmounted; exiting');
+  pool.close();
+  return 0;
+}

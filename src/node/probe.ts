@@ -1,0 +1,33 @@
+import { promises as fsp } from 'node:fs';
+import type { Stats } from 'node:fs';
+
+/**
+ * stat(2) of a path on a FUSE mount without trusting the server: asynchronous (a hung server
+ * blocks a libuv worker, not the event loop) and bounded by a timeout.
+ */
+export type ProbeResult = { ok: true; stats: Stats } | { ok: false; code: string; message: string };
+
+/** errno codes that mean the FUSE server behind a mount is gone (the mount is dead). */
+export const DEAD_MOUNT_CODES: readonly string[] = ['ENOTCONN', 'ECONNABORTED', 'EIO'];
+
+export function isDeadMountCode(code: string): boolean {
+  return DEAD_MOUNT_CODES.includes(code);
+}
+
+export async function probePath(path: string, timeoutMs = 5_000): Promise<ProbeResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<ProbeResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, code: 'ETIMEDOUT', message: `stat ${path} did not answer within ${timeoutMs} ms` }), timeoutMs);
+  });
+  const stat = fsp.stat(path).then(
+    (stats): ProbeResult => ({ ok: true, stats }),
+    (e: NodeJS.ErrnoException): ProbeResult => ({ ok: false, code: e.code ?? 'UNKNOWN', message: e.message }),
+  );
+  try {
+    return await Promise.race([stat, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
