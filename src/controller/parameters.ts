@@ -1,4 +1,4 @@
-import { MAX_STRIPS, parseByteSize } from '../famfs/index.js';
+import { ALLOC_UNIT, MAX_NBUCKETS, MAX_STRIPS, isPowerOfTwo, parseByteSize } from '../famfs/index.js';
 import type { InterleaveParams } from '../famfs/index.js';
 import { parseModeValue } from '../csi/config.js';
 import type { PoolConfig } from '../csi/config.js';
@@ -52,7 +52,12 @@ export function parseParameters(params: Record<string, string>): VolumeParameter
       if (c === null || c <= 0) throw invalidArgument(`parameters.chunkSize: "${params.chunkSize}" is not a size (example: 2Mi)`);
       chunkSize = c;
     }
-    interleave = { nstrips, chunkSize, nbuckets: params.buckets === undefined ? nstrips : integer('buckets', params.buckets, 1, 64) };
+    if (!isPowerOfTwo(chunkSize) || chunkSize % ALLOC_UNIT !== 0 || chunkSize > 0xffffffff) {
+      throw invalidArgument(`parameters.chunkSize: "${params.chunkSize}" must be a power of two multiple of 2Mi below 4Gi`);
+    }
+    const nbuckets = params.buckets === undefined ? nstrips : integer('buckets', params.buckets, 1, MAX_NBUCKETS);
+    if (nstrips > nbuckets) throw invalidArgument(`parameters.stripes: ${nstrips} must not exceed parameters.buckets (${nbuckets})`);
+    interleave = { nstrips, chunkSize, nbuckets };
   } else if (params.chunkSize !== undefined || params.buckets !== undefined) {
     throw invalidArgument(`parameters: ${params.chunkSize !== undefined ? 'chunkSize' : 'buckets'} is only meaningful with stripes`);
   }

@@ -12,6 +12,7 @@ export class PoolSet {
   private readonly open = new Map<string, Pool>();
   private readonly errors = new Map<string, string>();
   private retryTimer: NodeJS.Timeout | undefined;
+  private attempt: Promise<void> | undefined;
 
   constructor(
     readonly configs: PoolConfig[],
@@ -44,11 +45,17 @@ export class PoolSet {
 
   /** Opens every pool; returns once each has been tried, then keeps retrying failures. */
   async start(retryMs = 10_000): Promise<void> {
-    await this.tryOpenAll();
-    if (!this.ready) {
-      this.retryTimer = setInterval(() => void this.tryOpenAll(), retryMs);
+    await this.tryOnce();
+    if (!this.ready && !this.retryTimer) {
+      // A retry never starts while the previous attempt (which may be formatting) still runs.
+      this.retryTimer = setInterval(() => void this.tryOnce(), retryMs);
       this.retryTimer.unref();
     }
+  }
+
+  private tryOnce(): Promise<void> {
+    this.attempt ??= this.tryOpenAll().finally(() => (this.attempt = undefined));
+    return this.attempt;
   }
 
   private async tryOpenAll(): Promise<void> {

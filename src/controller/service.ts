@@ -39,8 +39,7 @@ function checkName(name: string): void {
   if (!name) throw invalidArgument('name: missing (a CreateVolume request must name the volume)');
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_NAME_BYTES) throw invalidArgument(`name: ${bytes} bytes is longer than the ${MAX_NAME_BYTES} bytes CSI allows`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(name)) throw invalidArgument(`name: ${JSON.stringify(name)} contains control characters`);
+  if (/\p{Cc}/u.test(name)) throw invalidArgument(`name: ${JSON.stringify(name)} contains control characters`);
 }
 
 /** Pool names a topology segment map points at (keys famfs.csi.io/pool-<name> with value "true"). */
@@ -127,12 +126,15 @@ export class ControllerService {
     const mismatch = (what: string) => alreadyExists(`name ${JSON.stringify(name)}: volume ${v.volumeId} exists with ${what}`);
     if (!sizeSatisfies(f.size, range)) throw mismatch(`capacity ${f.size} bytes, outside the requested range [${range.required}, ${range.limit || '∞'}]`);
     if (f.mode !== own.mode || f.uid !== own.uid || f.gid !== own.gid) throw mismatch(`mode 0${f.mode.toString(8)} uid ${f.uid} gid ${f.gid}, not 0${own.mode.toString(8)} ${own.uid} ${own.gid}`);
-    const striped = f.fmap.kind === 'interleaved' && f.size >= (params.interleave?.chunkSize ?? Infinity);
     const want = params.interleave;
-    if (want && f.fmap.kind === 'interleaved') {
-      const ie = f.fmap.extents[0]!;
-      if (ie.strips.length !== want.nstrips || ie.chunkSize !== want.chunkSize) throw mismatch(`${ie.strips.length} stripes of chunk ${ie.chunkSize}, not ${want.nstrips} of ${want.chunkSize}`);
-    } else if (!want && striped) throw mismatch('striped allocation, but no stripes were requested');
+    const striped = f.fmap.kind === 'interleaved';
+    // famfs allocates a file smaller than one chunk contiguously even when stripes are asked for.
+    const wantStriped = want !== undefined && f.size >= want.chunkSize;
+    if (striped && wantStriped) {
+      const ie = f.fmap.kind === 'interleaved' ? f.fmap.extents[0]! : undefined;
+      if (ie && (ie.strips.length !== want.nstrips || ie.chunkSize !== want.chunkSize)) throw mismatch(`${ie.strips.length} stripes of chunk ${ie.chunkSize}, not ${want.nstrips} of ${want.chunkSize}`);
+    } else if (striped) throw mismatch('striped allocation, but no stripes were requested');
+    else if (wantStriped) throw mismatch(`contiguous allocation, but ${want.nstrips} stripes were requested`);
     return v;
   }
 

@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { parseEndpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
@@ -46,12 +46,21 @@ export class CsiServer {
       this.logger.info('removed stale socket', { path });
     }
     mkdirSync(dirname(path), { recursive: true });
-    await new Promise<void>((resolve, reject) => {
-      this.server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-    });
-    chmodSync(path, opts.mode ?? 0o600);
+    // Bind inside a private directory, set the mode, then move the socket into place: it is never
+    // reachable with the process umask's looser mode.
+    const privateDir = mkdtempSync(join(dirname(path), '.famfs-csi-bind-'));
+    const staged = join(privateDir, 'csi.sock');
+    try {
+      await new Promise<void>((resolve, reject) => {
+        this.server.bindAsync(`unix://${staged}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      });
+      chmodSync(staged, opts.mode ?? 0o600);
+      renameSync(staged, path);
+    } finally {
+      rmSync(privateDir, { recursive: true, force: true });
+    }
     this.socketPath = path;
-    this.logger.info('listening', { endpoint: target });
+    this.logger.info('listening', { endpoint: target, mode: '0' + (opts.mode ?? 0o600).toString(8) });
     return path;
   }
 

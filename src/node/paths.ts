@@ -101,10 +101,10 @@ export function checkTargetPath(field: string, value: string, policy: PathPolicy
   } catch (e) {
     throw invalidArgument(`${field}: ${show}: cannot resolve its parent directory: ${(e as Error).message}`);
   }
+  if (insideOrEqual(canonical, state)) throw invalidArgument(`${field}: ${show} resolves to ${canonical}, inside the plugin's state directory ${state}`);
   if (!inside(canonical, kubelet)) {
     throw invalidArgument(`${field}: ${show} resolves to ${canonical}, outside the kubelet directory ${kubelet} (a symlink leads out of it)`);
   }
-  if (insideOrEqual(canonical, state)) throw invalidArgument(`${field}: ${show} resolves to ${canonical}, inside the plugin's state directory ${state}`);
   let leaf: Stats | undefined;
   try {
     leaf = lstatSync(canonical);

@@ -229,8 +229,8 @@ export class PoolServers {
         this.opts.logger.error(`pool FUSE mount is ${st.state}: volumes of this pool on this node fail until the next NodeStage of the pool replaces the server (pods must be restarted to get a working mount)`, { ...where, error: st.error });
       } else if (st.state === 'foreign') {
         this.opts.logger.error('pool mount point holds a mount that is not famfs', { ...where, fsType: st.mount.fsType });
-      } else if (st.state === 'healthy' && before !== undefined) {
-        this.opts.logger.info('pool FUSE mount is healthy', where);
+      } else if (st.state === 'healthy') {
+        this.opts.logger.info(before === undefined ? 'pool FUSE mount found and adopted' : 'pool FUSE mount is healthy', { ...where, device: `${st.mount.major}:${st.mount.minor}` });
       } else if (st.state === 'absent' && before !== undefined) {
         this.opts.logger.warn('pool FUSE mount is gone', where);
       }

@@ -230,15 +230,16 @@ export class NodeService {
 
   /**
    * An existing mount of this volume at `path`: 'ok' when it answers, 'dead' (after detaching it)
-   * when its FUSE server is gone. Another live mount of the same volume from a different pool
-   * mount is ALREADY_EXISTS.
+   * when its FUSE server is gone. A live mount served from another configured pool's device (the
+   * same <id> in two pools, which the controller never creates) is ALREADY_EXISTS. A live mount
+   * from an older server of the same pool (its pool mount was unmounted, the server still serves
+   * the bind mounts) is fine: it shows the same memory.
    */
-  private async checkExistingVolumeMount(field: string, path: string, m: MountInfo, ref: VolumeRef, volumeId: string, expected?: MountInfo): Promise<'ok' | 'dead'> {
+  private async checkExistingVolumeMount(field: string, path: string, m: MountInfo, ref: VolumeRef, volumeId: string, pool: PoolConfig): Promise<'ok' | 'dead'> {
     const probe = await probePath(path, this.probeTimeoutMs);
     if (probe.ok) {
-      if (expected && !sameDevice(m, expected)) {
-        throw alreadyExists(`${field}: ${path} holds volume ${volumeId} from another famfs mount (device ${m.major}:${m.minor}, expected ${expected.major}:${expected.minor})`);
-      }
+      const other = this.opts.pools.find((p) => p.name !== pool.name && p.device === m.source);
+      if (other) throw alreadyExists(`${field}: ${path} holds ${volumeRoot(ref).slice(1)} of pool ${other.name} (${m.source}), not volume ${volumeId}`);
       return 'ok';
     }
     if (!isDeadMountCode(probe.code)) throw unavailable(`${field}: ${path}: the FUSE server does not answer: ${probe.message}`);
@@ -258,9 +259,7 @@ export class NodeService {
     const existing = findMount(staging);
     if (existing) {
       if (!isVolumeMount(existing, ref)) throw alreadyExists(`staging_target_path: ${staging} already holds a ${describe(existing)}, not volume ${req.volume_id}`);
-      const poolMount = findMount(this.opts.servers.mountpoint(pool.name));
-      const expected = poolMount?.fsType === FUSE_FSTYPE ? poolMount : undefined;
-      if ((await this.checkExistingVolumeMount('staging_target_path', staging, existing, ref, req.volume_id, expected)) === 'ok') {
+      if ((await this.checkExistingVolumeMount('staging_target_path', staging, existing, ref, req.volume_id, pool)) === 'ok') {
         if (flags.readOnly !== undefined && flags.readOnly !== isReadOnlyMount(existing)) {
           throw alreadyExists(`staging_target_path: volume ${req.volume_id} is already staged at ${staging} ${isReadOnlyMount(existing) ? 'read-only' : 'read-write'}`);
         }
@@ -288,7 +287,9 @@ export class NodeService {
     const target = checkTargetPath('target_path', req.target_path, this.policy);
     if (staging === target) throw invalidArgument(`target_path: ${JSON.stringify(req.target_path)} is the staging path`);
     const { ref, pool } = this.volume(req.volume_id);
-    const readOnly = req.readonly || flags.readOnly === true || READ_ONLY_MODES.includes(String(cap.access_mode?.mode));
+    // Read-only wins: the request's readonly, an "ro" flag, a reader-only access mode, or a
+    // staging mount that is read-only (a bind mount of it would be read-only anyway).
+    let readOnly = req.readonly || flags.readOnly === true || READ_ONLY_MODES.includes(String(cap.access_mode?.mode));
 
     let staged = findMount(staging);
     if (!isVolumeMount(staged, ref)) {
@@ -304,11 +305,13 @@ export class NodeService {
       await this.stageInto(staging, ref, pool, req.volume_id, { readOnly: undefined, extra: flags.extra });
       staged = findMount(staging)!;
     }
+    readOnly ||= isReadOnlyMount(staged);
 
     const existing = findMount(target);
     if (existing) {
       if (!isVolumeMount(existing, ref)) throw alreadyExists(`target_path: ${target} already holds a ${describe(existing)}, not volume ${req.volume_id}`);
-      if (sameDevice(existing, staged) || (await this.checkExistingVolumeMount('target_path', target, existing, ref, req.volume_id, staged)) === 'ok') {
+      // Same device as the (live) staged mount: live as well. Otherwise look at it.
+      if (sameDevice(existing, staged) || (await this.checkExistingVolumeMount('target_path', target, existing, ref, req.volume_id, pool)) === 'ok') {
         if (isReadOnlyMount(existing) !== readOnly) {
           throw alreadyExists(`target_path: volume ${req.volume_id} is already published at ${target} ${isReadOnlyMount(existing) ? 'read-only' : 'read-write'}, not ${readOnly ? 'read-only' : 'read-write'}`);
         }

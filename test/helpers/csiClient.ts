@@ -33,14 +33,17 @@ export interface CallOptions {
 
 export class CsiTestClient {
   private readonly clients = new Map<ServiceName, grpc.Client>();
+  private readonly channelOptions: grpc.ChannelOptions;
   readonly target: string;
 
   /** `endpoint`: a socket path or a "unix://..." target. */
   constructor(
     endpoint: string,
-    private readonly channelOptions: grpc.ChannelOptions = {},
+    channelOptions: grpc.ChannelOptions = {},
   ) {
     this.target = endpoint.startsWith('unix:') ? endpoint : `unix://${endpoint}`;
+    // Tests restart plugins on the same socket: reconnect quickly instead of grpc's 1 s+ backoff.
+    this.channelOptions = { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 250, ...channelOptions };
   }
 
   private client(service: ServiceName): grpc.Client {

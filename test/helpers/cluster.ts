@@ -1,0 +1,137 @@
+/**
+ * A small "cluster" for end-to-end node tests: one emulated pool file, a controller plugin in this
+ * process, and node plugins either in this process (testNodePlugin) or as `famfs-csi node`
+ * subprocesses that a test can kill -9 and restart.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../../src/csi/config.js';
+import { createLogger } from '../../src/csi/logger.js';
+import { startControllerPlugin } from '../../src/controller/plugin.js';
+import { CsiTestClient } from './csiClient.js';
+import { mountCapability } from './nodePlugin.js';
+
+export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+export interface TestController {
+  client: CsiTestClient;
+  create(name: string, bytes?: number): Promise<{ volume_id: string; volume_context: Record<string, string>; capacity_bytes: string }>;
+  delete(volumeId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function testController(dir: string, device: string): Promise<TestController> {
+  const config = parseConfig({ stateDir: join(dir, 'controller'), pools: [{ name: 'pool0', device, reclaim: 'safe', relaxStripeBuckets: true }] });
+  const socket = join(dir, 'controller.sock');
+  const plugin = await startControllerPlugin({ config, endpoint: socket, logger: createLogger({ silent: process.env.FAMFS_TEST_LOG === undefined }) });
+  if (!plugin.pools.ready) throw new Error(`controller: pool0 not open: ${plugin.pools.problem('pool0')}`);
+  const client = new CsiTestClient(socket);
+  return {
+    client,
+    async create(name, bytes = 4 * 1024 * 1024) {
+      const res = await client.call('CreateVolume', { name, capacity_range: { required_bytes: String(bytes) }, volume_capabilities: [mountCapability()] });
+      return res.volume;
+    },
+    async delete(volumeId) {
+      await client.call('DeleteVolume', { volume_id: volumeId });
+    },
+    async stop() {
+      client.close();
+      await plugin.stop(1000);
+    },
+  };
+}
+
+/** A `famfs-csi node` subprocess. */
+export interface NodeProcess {
+  proc: ChildProcess;
+  client: CsiTestClient;
+  output(): string;
+  /** kill -9, and wait until it is gone. */
+  kill9(): Promise<void>;
+  /** SIGTERM, and wait for the exit status. */
+  terminate(): Promise<number | null>;
+}
+
+export async function spawnNodePlugin(opts: { dir: string; device: string; nodeId: string; reclaim?: string }): Promise<NodeProcess> {
+  const socket = join(opts.dir, 'node.sock');
+  mkdirSync(join(opts.dir, 'kubelet'), { recursive: true });
+  const args = [
+    CLI,
+    'node',
+    '--pool',
+    `pool0=${opts.device},reclaim=${opts.reclaim ?? 'safe'}`,
+    '--state-dir',
+    join(opts.dir, 'state'),
+    '--kubelet-dir',
+    join(opts.dir, 'kubelet'),
+    '--node-id',
+    opts.nodeId,
+    '--endpoint',
+    socket,
+    '--log-format',
+    'json',
+    '--log-level',
+    'debug',
+  ];
+  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
+  const client = new CsiTestClient(socket);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      const probe = await client.call('Probe', {}, { timeoutMs: 1000 });
+      if (probe.ready?.value) break;
+    } catch {
+      /* not up yet */
+    }
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill('SIGKILL');
+      throw new Error(`famfs-csi node did not come up: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    proc,
+    client,
+    output: () => out,
+    async kill9() {
+      client.close();
+      proc.kill('SIGKILL');
+      await exited;
+    },
+    async terminate() {
+      client.close();
+      proc.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** pwrite into an existing file (famfs files never grow: no O_TRUNC, no O_APPEND). */
+export function writeAt(path: string, offset: number, data: Buffer | string): void {
+  const fd = openSync(path, 'r+');
+  try {
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    writeSync(fd, buf, 0, buf.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+export function readAt(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const n = readSync(fd, buf, 0, length, offset);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
