@@ -1,9 +1,11 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { Server as NetServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { parseEndpoint } from './endpoint.js';
 import type { Logger } from './logger.js';
+import { authorityRewriting } from './authorityShim.js';
 
 /** Is something accepting connections on the unix socket at `path`? */
 function socketInUse(path: string): Promise<boolean> {
@@ -24,12 +26,15 @@ export interface ListenOptions {
 
 /**
  * A gRPC server on a unix socket. A stale socket left by a dead process is removed; a live one
- * (another plugin instance) or a non-socket file at the path is an error.
+ * (another plugin instance) or a non-socket file at the path is an error. The socket is a plain
+ * net server whose connections are handed to grpc-js through authorityRewriting() (see there).
  */
 export class CsiServer {
   readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 4 * 1024 * 1024 });
   private socketPath: string | undefined;
   private stopping: Promise<void> | undefined;
+  private listener: NetServer | undefined;
+  private rewritesLogged = false;
 
   constructor(private readonly logger: Logger) {}
 
@@ -50,9 +55,12 @@ export class CsiServer {
     // reachable with the process umask's looser mode.
     const privateDir = mkdtempSync(join(dirname(path), '.famfs-csi-bind-'));
     const staged = join(privateDir, 'csi.sock');
+    const injector = this.server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+    this.listener = createServer((socket) => injector.injectConnection(authorityRewriting(socket, (from) => this.noteRewrite(from))));
     try {
       await new Promise<void>((resolve, reject) => {
-        this.server.bindAsync(`unix://${staged}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+        this.listener!.once('error', reject);
+        this.listener!.listen(staged, () => resolve());
       });
       chmodSync(staged, opts.mode ?? 0o600);
       renameSync(staged, path);
@@ -64,6 +72,12 @@ export class CsiServer {
     return path;
   }
 
+  private noteRewrite(authority: string): void {
+    if (this.rewritesLogged) return;
+    this.rewritesLogged = true;
+    this.logger.info('a client sends an invalid :authority; rewriting it to localhost', { authority });
+  }
+
   /** Stops accepting calls, lets in-flight ones finish (up to graceMs), then removes the socket. */
   shutdown(graceMs = 30_000): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
@@ -71,6 +85,7 @@ export class CsiServer {
         this.logger.warn('in-flight calls did not finish in time; cancelling them', { graceMs });
         this.server.forceShutdown();
       }, graceMs);
+      this.listener?.close();
       this.server.tryShutdown(() => {
         clearTimeout(timer);
         if (this.socketPath && existsSync(this.socketPath)) unlinkSync(this.socketPath);
