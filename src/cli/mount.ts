@@ -43,11 +43,12 @@ export async function mountCommand(argv: string[]): Promise<number> {
   const logger = createLogger({ level: values['log-level'], format }).child({ pool: values.pool, mountpoint: values.mountpoint });
   const mountpoint = values.mountpoint!;
 
-  mkdirSync(mountpoint, { recursive: true });
+  // A dead server's mount makes every access to the mount point fail (ENOTCONN): clean it first.
   if (isDeadMount(mountpoint)) {
     logger.warn('cleaning the stale mount of a dead famfs server');
     await unmount(mountpoint, true);
   }
+  mkdirSync(mountpoint, { recursive: true });
   const existing = mountAt(mountpoint);
   if (existing?.fstype === 'fuse.famfs') throw new Error(`${mountpoint} is already served by a famfs server (${existing.source})`);
 

@@ -12,6 +12,7 @@ export const PLUGIN_OPTIONS = {
   endpoint: { type: 'string' },
   'state-dir': { type: 'string' },
   'node-id': { type: 'string' },
+  'kubelet-dir': { type: 'string' },
   'socket-mode': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
@@ -24,6 +25,8 @@ export const PLUGIN_OPTIONS_USAGE = `  --config FILE         YAML configuration 
   --endpoint ENDPOINT   unix:///path or a path (env CSI_ENDPOINT; default unix:///csi/csi.sock)
   --state-dir DIR       overrides stateDir (env FAMFS_CSI_STATE_DIR)
   --node-id ID          overrides nodeId (env FAMFS_CSI_NODE_ID)
+  --kubelet-dir DIR     node: staging and target paths must lie inside DIR (env FAMFS_CSI_KUBELET_DIR;
+                        default: the config's kubeletDir, else /var/lib/kubelet)
   --socket-mode MODE    socket file mode (default 0600)
   --log-level LEVEL     error|warn|info|debug (env FAMFS_CSI_LOG_LEVEL; default info)
   --log-format FORMAT   json|text (env FAMFS_CSI_LOG_FORMAT; default json, text on a terminal)
@@ -54,6 +57,11 @@ export function pluginSettings(argv: string[]): PluginSettings {
   if (stateDir) config.stateDir = stateDir;
   const nodeId = values['node-id'] ?? process.env.FAMFS_CSI_NODE_ID;
   if (nodeId) config.nodeId = nodeId;
+  const [kubeletDir, kubeletSource] = values['kubelet-dir'] !== undefined ? [values['kubelet-dir'], '--kubelet-dir'] : [process.env.FAMFS_CSI_KUBELET_DIR, 'FAMFS_CSI_KUBELET_DIR'];
+  if (kubeletDir) {
+    if (!kubeletDir.startsWith('/')) throw new UsageError(`${kubeletSource}: "${kubeletDir}" must be an absolute path`);
+    config.kubeletDir = kubeletDir;
+  }
   return {
     config,
     endpoint: values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock',

@@ -208,7 +208,8 @@ export interface InitIn {
 
 export function decodeInitIn(b: Body): InitIn {
   const flags = BigInt(b.u32(12));
-  const flags2 = b.length >= 20 ? BigInt(b.u32(16)) : 0n;
+  // flags2 only means something when the kernel sets FUSE_INIT_EXT (bit 30) in flags.
+  const flags2 = b.length >= 20 && (flags & (1n << 30n)) !== 0n ? BigInt(b.u32(16)) : 0n;
   return { major: b.u32(0), minor: b.u32(4), maxReadahead: b.u32(8), flags: flags | (flags2 << 32n) };
 }
 

@@ -42,6 +42,8 @@ export interface DispatchOptions {
   onError?(what: string, detail: Record<string, unknown>): void;
 }
 
+const NO_REPLY = new Set<number>([Opcode.FORGET, Opcode.BATCH_FORGET, Opcode.INTERRUPT]);
+
 /** Operations that would change the namespace or a size: famfs files are created by the log only. */
 const NAMESPACE_CHANGES = new Set<number>([Opcode.CREATE, Opcode.MKNOD, Opcode.MKDIR, Opcode.SYMLINK, Opcode.LINK, Opcode.UNLINK, Opcode.RMDIR, Opcode.RENAME, Opcode.RENAME2, Opcode.TMPFILE]);
 
@@ -80,6 +82,10 @@ export class FuseDispatcher {
       return [out];
     };
     const op = header.opcode;
+    if (NO_REPLY.has(op)) {
+      this.forgetOrIgnore(op, header.nodeid, body);
+      return null;
+    }
     if (header.nodeid > BigInt(Number.MAX_SAFE_INTEGER)) return fail(E.EINVAL);
     const nodeid = Number(header.nodeid);
     if (!this.negotiated && op !== Opcode.INIT) {
@@ -92,29 +98,20 @@ export class FuseDispatcher {
           return reply(this.init(body));
         case Opcode.LOOKUP:
           return reply(encodeEntryOut(this.ops.lookup(nodeid, body.cstring(0))));
-        case Opcode.FORGET:
-          this.ops.forget(nodeid, body.num(0));
-          return null;
-        case Opcode.BATCH_FORGET: {
-          // struct fuse_batch_forget_in { u32 count; u32 dummy; } then count × { u64 nodeid; u64 nlookup; }
-          const count = body.u32(0);
-          for (let i = 0; i < count; i++) this.ops.forget(body.num(8 + 16 * i), body.num(16 + 16 * i));
-          return null;
-        }
-        case Opcode.INTERRUPT:
-          return null; // every operation completes synchronously; nothing is left to interrupt
         case Opcode.GETATTR: {
           const a = this.ops.getattr(nodeid);
           return reply(encodeAttrOut(a.attr, a.validMs));
         }
         case Opcode.SETATTR: {
-          // struct fuse_setattr_in: 0 u32 valid ... 16 u64 size ... 52 u32 mode ... 60 u32 uid 64 u32 gid
+          // struct fuse_setattr_in (88 bytes): 0 u32 valid   4 u32 padding   8 u64 fh   16 u64 size
+          //   24 u64 lock_owner   32 u64 atime   40 u64 mtime   48 u64 ctime   56 u32 atimensec
+          //   60 u32 mtimensec   64 u32 ctimensec   68 u32 mode   72 u32 unused   76 u32 uid   80 u32 gid
           const valid = body.u32(0);
           const change = {
             size: valid & FATTR_SIZE ? body.num(16) : undefined,
-            mode: valid & FATTR_MODE ? body.u32(52) : undefined,
-            uid: valid & FATTR_UID ? body.u32(60) : undefined,
-            gid: valid & FATTR_GID ? body.u32(64) : undefined,
+            mode: valid & FATTR_MODE ? body.u32(68) : undefined,
+            uid: valid & FATTR_UID ? body.u32(76) : undefined,
+            gid: valid & FATTR_GID ? body.u32(80) : undefined,
             times: (valid & (FATTR_ATIME | FATTR_MTIME | FATTR_ATIME_NOW | FATTR_MTIME_NOW | FATTR_CTIME)) !== 0,
           };
           const a = this.ops.setattr(nodeid, change);
@@ -186,6 +183,21 @@ export class FuseDispatcher {
       const name = OPCODE_NAMES[op] ?? `opcode ${op}`;
       this.opts.onError?.(e instanceof FuseProtocolError ? 'malformed request' : 'operation failed', { op: name, nodeid, error: (e as Error).message });
       return fail(E.EIO);
+    }
+  }
+
+  /** FORGET, BATCH_FORGET and INTERRUPT: the kernel expects no reply, even to a malformed one. */
+  private forgetOrIgnore(op: number, nodeid: bigint, body: Body): void {
+    try {
+      if (op === Opcode.FORGET) this.ops.forget(Number(nodeid), body.num(0));
+      else if (op === Opcode.BATCH_FORGET) {
+        // struct fuse_batch_forget_in { u32 count; u32 dummy; } then count × { u64 nodeid; u64 nlookup; }
+        const count = Math.min(body.u32(0), Math.floor((body.length - 8) / 16));
+        for (let i = 0; i < count; i++) this.ops.forget(body.num(8 + 16 * i), body.num(16 + 16 * i));
+      }
+      // INTERRUPT: every operation completes synchronously; nothing is left to interrupt.
+    } catch (e) {
+      this.opts.onError?.('malformed request', { op: OPCODE_NAMES[op], error: (e as Error).message });
     }
   }
 

@@ -19,8 +19,13 @@ const META_DIR_ID = 2;
 const SUPERBLOCK_ID = 3;
 const LOG_ID = 4;
 const FIRST_ENTRY_ID = 16;
-/** How long the kernel may cache names and attributes. OPEN always reaches the server. */
-const ENTRY_TTL_MS = 1000;
+/**
+ * Names are never cached by the kernel (every path walk asks LOOKUP, which catches up with the
+ * log), so a deleted and re-created volume is seen at once; attributes of a node (size, mode,
+ * owner) never change and may be cached for a second.
+ */
+const ENTRY_TTL_MS = 0;
+const ATTR_TTL_MS = 1000;
 /** READ/WRITE on an open file re-check the log at most this often (a tombstone ends access). */
 const DATA_RECHECK_MS = 200;
 
@@ -107,7 +112,7 @@ export class FamfsFileSystem implements FuseOps {
   }
 
   private entry(nodeid: number, s: Served): Entry {
-    return { nodeid, generation: 0, entryValidMs: ENTRY_TTL_MS, attrValidMs: ENTRY_TTL_MS, attr: this.attr(nodeid, s) };
+    return { nodeid, generation: 0, entryValidMs: ENTRY_TTL_MS, attrValidMs: ATTR_TTL_MS, attr: this.attr(nodeid, s) };
   }
 
   private children(nodeid: number, s: Served): [string, number][] {
@@ -133,7 +138,7 @@ export class FamfsFileSystem implements FuseOps {
 
   getattr(nodeid: number): { attr: Attr; validMs: number } {
     this.refresh();
-    return { attr: this.attr(nodeid, this.served(nodeid)), validMs: ENTRY_TTL_MS };
+    return { attr: this.attr(nodeid, this.served(nodeid)), validMs: ATTR_TTL_MS };
   }
 
   setattr(nodeid: number, change: { size?: number; mode?: number; uid?: number; gid?: number; times: boolean }): { attr: Attr; validMs: number } {
@@ -141,7 +146,7 @@ export class FamfsFileSystem implements FuseOps {
     const a = this.attr(nodeid, s);
     if (change.size !== undefined && change.size !== a.size) throw new FuseErrno(E.EPERM, 'famfs files never change size');
     if (change.mode !== undefined || change.uid !== undefined || change.gid !== undefined) throw new FuseErrno(E.EPERM, 'famfs ownership and modes are set by the log');
-    return { attr: a, validMs: ENTRY_TTL_MS }; // time updates are accepted and not kept: famfs has no times
+    return { attr: a, validMs: ATTR_TTL_MS }; // time updates are accepted and not kept: famfs has no times
   }
 
   open(nodeid: number, flags: number): { fh: number; openFlags: number } {
@@ -215,6 +220,7 @@ export class FamfsFileSystem implements FuseOps {
   releasedir(): void {}
 
   statfs(): StatFs {
+    this.refresh();
     const st = this.pool.stats();
     const bsize = 4096;
     return {

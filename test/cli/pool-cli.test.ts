@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir } from '../helpers/tmpPool.js';
@@ -11,6 +11,15 @@ const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 function run(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Unmounts (lazily) everything under `dir`, deepest first, before the directory is removed. */
+function unmountUnder(dir: string): void {
+  const points = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4])
+    .filter((mp): mp is string => mp !== undefined && mp.startsWith(dir + '/'));
+  for (const mp of points.reverse()) spawnSync('umount', ['-l', mp]);
 }
 
 function json<T>(args: string[]): T {
@@ -101,35 +110,50 @@ test('pool CLI: fsck exits non-zero on a corrupt pool', (t) => {
 
 test('local: formats an emulated pool under the state directory, serves the controller, lists the pool', (t) => {
   const s = scratchDir();
-  t.after(s.cleanup);
+  t.after(() => {
+    unmountUnder(s.dir);
+    s.cleanup();
+  });
   const env = { FAMFS_SYSTEM_UUID_FILE: '' };
   const r = run(['local', '--state-dir', s.dir, '--pool-size', '128M', '--log-length', '8M', '--exit'], env);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /emulated pool:\s+.*pool0\.dax/);
   assert.match(r.stdout, /controller socket:\s+.*controller\.sock/);
+  assert.match(r.stdout, /node socket:\s+.*node\.sock/);
+  assert.match(r.stdout, /demo volume:\s+pool0:[0-9a-f]{32}, published at .*kubelet\/pods\/demo\/volumes\/demo/);
   assert.match(r.stdout, /\(this host\)/);
-  assert.match(r.stdout, /log entries:\s+0 used, 15420 free of 15420/);
+  assert.match(r.stdout, /log entries:\s+3 used, 15417 free of 15420/);
+  assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(s.dir), false, '--exit leaves no mount behind');
   // A second start reuses the formatted pool.
   const again = run(['local', '--state-dir', s.dir, '--exit'], env);
   assert.equal(again.code, 0, again.stderr);
   assert.doesNotMatch(again.stderr, /formatting pool/);
 });
 
-test('local: keeps serving until SIGTERM; the csi client creates a volume through it', async (t) => {
+test('local: keeps serving until SIGTERM; the demo volume takes echo hello; the csi client creates a volume', async (t) => {
   const s = scratchDir();
-  t.after(s.cleanup);
   const child = spawn(process.execPath, [CLI, 'local', '--state-dir', s.dir, '--pool-size', '128M', '--log-length', '8M'], {
     env: { ...process.env, FAMFS_SYSTEM_UUID_FILE: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  t.after(() => child.kill('SIGKILL'));
+  t.after(() => {
+    child.kill('SIGKILL');
+    unmountUnder(s.dir);
+    s.cleanup();
+  });
   let out = '';
+  let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  // Drain the log too: a full pipe would block the child.
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const deadline = Date.now() + 15_000;
   while (!out.includes('famfs-csi is running') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  assert.match(out, /famfs-csi is running/);
+  assert.match(out, /famfs-csi is running/, err);
+  const target = join(s.dir, 'kubelet', 'pods', 'demo', 'volumes', 'demo', 'data');
+  writeFileSync(target, 'hello\n');
+  assert.equal(readFileSync(target).subarray(0, 6).toString(), 'hello\n');
   const sock = join(s.dir, 'controller.sock');
-  const created = run(['csi', '--endpoint', sock, 'CreateVolume', JSON.stringify({ name: 'demo', capacity_range: { required_bytes: '8388608' }, volume_capabilities: [{ mount: {}, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } }] })]);
+  const created = run(['csi', '--endpoint', sock, 'CreateVolume', JSON.stringify({ name: 'second', capacity_range: { required_bytes: '8388608' }, volume_capabilities: [{ mount: {}, access_mode: { mode: 'MULTI_NODE_MULTI_WRITER' } }] })]);
   assert.equal(created.code, 0, created.stderr);
   assert.equal(JSON.parse(created.stdout).volume.capacity_bytes, '8388608');
   const bad = run(['csi', '--endpoint', sock, 'DeleteVolume', '{}']);
@@ -139,6 +163,7 @@ test('local: keeps serving until SIGTERM; the csi client creates a volume throug
   child.kill('SIGTERM');
   assert.equal(await exited, 0);
   assert.equal(existsSync(sock), false, 'the socket is removed on shutdown');
+  assert.equal(readFileSync('/proc/self/mountinfo', 'utf8').includes(s.dir), false, 'Ctrl-C leaves no mount behind');
   const ls = json<{ pool: { files: number } }>(['pool', 'ls', join(s.dir, 'pool0.dax')]);
-  assert.equal(ls.pool.files, 1);
+  assert.equal(ls.pool.files, 2, 'the demo volume and the one created through the client');
 });
