@@ -33,6 +33,7 @@ import { parseEndpoint } from '../src/csi/endpoint.js';
 import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { ALLOC_UNIT, GiB, MiB, parseByteSize, roundUp } from '../src/famfs/index.js';
+import { fmtInt, fmtMs, hasRows, notes, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -163,13 +164,6 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function fmtMs(ms: number): string {
-  if (ms >= 100) return `${ms.toFixed(0)} ms`;
-  if (ms >= 1) return `${ms.toFixed(2)} ms`;
-  return `${(ms * 1000).toFixed(0)} µs`;
-}
-
-const fmtInt = (n: number): string => n.toLocaleString('en-US');
 const fmtRate = (n: number, ms: number, unit: string): string => `${fmtInt(Math.round(n / (ms / 1000)))} ${unit}/s`;
 
 function fmtBytes(n: number): string {
@@ -178,37 +172,6 @@ function fmtBytes(n: number): string {
   return `${fmtInt(n)} B`;
 }
 
-interface Row {
-  benchmark: string;
-  result: string;
-  target: string;
-  verdict: string;
-}
-const rows: Row[] = [];
-const notes: string[] = [];
-
-function row(benchmark: string, result: string, target = '', ok?: boolean): void {
-  rows.push({ benchmark, result, target: target || '—', verdict: ok === undefined ? 'info' : ok ? 'ok' : 'MISS' });
-}
-
-function printTable(): void {
-  const cols: (keyof Row)[] = ['benchmark', 'result', 'target', 'verdict'];
-  const width = (c: keyof Row) => Math.max(c.length, ...rows.map((r) => [...r[c]].length));
-  const w = Object.fromEntries(cols.map((c) => [c, width(c)])) as Record<keyof Row, number>;
-  const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - [...s].length));
-  const line = (r: Row) => cols.map((c) => pad(r[c], w[c])).join('  ').trimEnd();
-  console.log(line({ benchmark: 'benchmark', result: 'result', target: 'target', verdict: 'verdict' }));
-  console.log(cols.map((c) => '-'.repeat(w[c])).join('  '));
-  for (const r of rows) console.log(line(r));
-  if (notes.length) {
-    console.log('\nnotes:');
-    for (const n of notes) console.log(`  - ${n}`);
-  }
-}
-
-function progress(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // CSI client
@@ -609,7 +572,7 @@ try {
   if (e instanceof Interrupted) {
     console.error('benchmark interrupted; cleaned up');
   } else {
-    if (rows.length > 0) printTable();
+    if (hasRows()) printTable();
     console.error('benchmark failed:', e instanceof Error ? e.message : e);
     process.exitCode = 1;
   }

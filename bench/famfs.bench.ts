@@ -34,6 +34,7 @@ import {
   zeroRange,
 } from '../src/famfs/index.js';
 import type { DaxDevice, ReplayGeometry } from '../src/famfs/index.js';
+import { fmtInt, fmtMs, gbps, notes, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scratch space and cleanup. The host identity file lives in the scratch directory, so nothing
@@ -111,46 +112,7 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function fmtMs(ms: number): string {
-  if (ms >= 100) return `${ms.toFixed(0)} ms`;
-  if (ms >= 1) return `${ms.toFixed(2)} ms`;
-  return `${(ms * 1000).toFixed(0)} µs`;
-}
 
-const fmtInt = (n: number): string => n.toLocaleString('en-US');
-const gbps = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e9;
-
-interface Row {
-  benchmark: string;
-  result: string;
-  target: string;
-  verdict: string;
-}
-const rows: Row[] = [];
-const notes: string[] = [];
-
-function row(benchmark: string, result: string, target = '', ok?: boolean): void {
-  rows.push({ benchmark, result, target: target || '—', verdict: ok === undefined ? 'info' : ok ? 'ok' : 'MISS' });
-}
-
-function printTable(): void {
-  const cols: (keyof Row)[] = ['benchmark', 'result', 'target', 'verdict'];
-  const width = (c: keyof Row) => Math.max(c.length, ...rows.map((r) => [...r[c]].length));
-  const w = Object.fromEntries(cols.map((c) => [c, width(c)])) as Record<keyof Row, number>;
-  const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - [...s].length));
-  const line = (r: Row) => cols.map((c) => pad(r[c], w[c])).join('  ').trimEnd();
-  console.log(line({ benchmark: 'benchmark', result: 'result', target: 'target', verdict: 'verdict' }));
-  console.log(cols.map((c) => '-'.repeat(w[c])).join('  '));
-  for (const r of rows) console.log(line(r));
-  if (notes.length) {
-    console.log('\nnotes:');
-    for (const n of notes) console.log(`  - ${n}`);
-  }
-}
-
-function progress(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
 
 /** Creates, opens and formats an emulated pool file of `size` bytes with a `logLength` log. */
 async function newPool(name: string, size: number, logLength: number): Promise<{ path: string; dev: DaxDevice }> {

@@ -44,6 +44,7 @@ import { parseConfig } from '../src/csi/config.js';
 import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { startControllerPlugin } from '../src/controller/plugin.js';
+import { fmtInt, fmtMs, gbps, notes, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -112,47 +113,8 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
-function fmtMs(ms: number): string {
-  if (ms >= 100) return `${ms.toFixed(0)} ms`;
-  if (ms >= 1) return `${ms.toFixed(2)} ms`;
-  return `${(ms * 1000).toFixed(0)} µs`;
-}
-
-const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const gbps = (bytes: number, ms: number): number => bytes / (ms / 1000) / 1e9;
 const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
 
-interface Row {
-  benchmark: string;
-  result: string;
-  target: string;
-  verdict: string;
-}
-const rows: Row[] = [];
-const notes: string[] = [];
-
-function row(benchmark: string, result: string, target = '', ok?: boolean): void {
-  rows.push({ benchmark, result, target: target || '—', verdict: ok === undefined ? 'info' : ok ? 'ok' : 'MISS' });
-}
-
-function printTable(): void {
-  const cols: (keyof Row)[] = ['benchmark', 'result', 'target', 'verdict'];
-  const width = (c: keyof Row) => Math.max(c.length, ...rows.map((r) => [...r[c]].length));
-  const w = Object.fromEntries(cols.map((c) => [c, width(c)])) as Record<keyof Row, number>;
-  const pad = (s: string, n: number) => s + ' '.repeat(Math.max(0, n - [...s].length));
-  const line = (r: Row) => cols.map((c) => pad(r[c], w[c])).join('  ').trimEnd();
-  console.log(line({ benchmark: 'benchmark', result: 'result', target: 'target', verdict: 'verdict' }));
-  console.log(cols.map((c) => '-'.repeat(w[c])).join('  '));
-  for (const r of rows) console.log(line(r));
-  if (notes.length) {
-    console.log('\nnotes:');
-    for (const n of notes) console.log(`  - ${n}`);
-  }
-}
-
-function progress(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
-}
 
 const errCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? '';
 
