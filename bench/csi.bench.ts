@@ -33,7 +33,7 @@ import { parseEndpoint } from '../src/csi/endpoint.js';
 import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { ALLOC_UNIT, GiB, MiB, parseByteSize, roundUp } from '../src/famfs/index.js';
-import { fmtInt, fmtMs, hasRows, notes, printTable, progress, row } from './table.js';
+import { fmtInt, fmtMs, hasRows, mean, median, notes, percentile, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -147,22 +147,6 @@ const gc: () => void = (() => {
 })();
 
 const now = (): number => performance.now();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 const fmtRate = (n: number, ms: number, unit: string): string => `${fmtInt(Math.round(n / (ms / 1000)))} ${unit}/s`;
 

@@ -34,7 +34,7 @@ import {
   zeroRange,
 } from '../src/famfs/index.js';
 import type { DaxDevice, ReplayGeometry } from '../src/famfs/index.js';
-import { fmtInt, fmtMs, gbps, notes, printTable, progress, row } from './table.js';
+import { fmtInt, fmtMs, gbps, mean, median, notes, percentile, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scratch space and cleanup. The host identity file lives in the scratch directory, so nothing
@@ -94,22 +94,6 @@ gcObserver.observe({ entryTypes: ['gc'] });
 async function gcTimeIn(t0: number, t1: number): Promise<number> {
   await sleep(25);
   return gcPauses.filter((p) => p.start >= t0 && p.start < t1).reduce((n, p) => n + p.duration, 0);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function mean(xs: number[]): number {
-  return xs.reduce((a, b) => a + b, 0) / xs.length;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
 }
 
 

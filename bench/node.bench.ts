@@ -44,7 +44,7 @@ import { parseConfig } from '../src/csi/config.js';
 import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { startControllerPlugin } from '../src/controller/plugin.js';
-import { fmtInt, fmtMs, gbps, notes, printTable, progress, row } from './table.js';
+import { fmtInt, fmtMs, gbps, median, notes, percentile, printTable, progress, row } from './table.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -100,18 +100,6 @@ const poolPath = join(scratch, 'pool.dax');
 // Helpers (as bench/famfs.bench.ts)
 
 const now = (): number => performance.now();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** Nearest-rank percentile. */
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
 

@@ -23,6 +23,7 @@ import type { DriverConfig } from '../../src/csi/config.js';
 import { createLogger } from '../../src/csi/logger.js';
 import { LOG_OFFSET, Pool, createEmulatedDevice, fmapDeviceRanges, fsck, mkfs, openDaxDevice } from '../../src/famfs/index.js';
 import type { FileNode, FsckReport, Reclaim } from '../../src/famfs/index.js';
+import { ACCESS_MODES as CSI_ACCESS_MODES } from '../../src/csi/types.js';
 
 export { grpc };
 export type { ServiceError };
@@ -35,15 +36,8 @@ export const POOL_DATA = 246 * MiB;
 /** Entries of an 8 MiB log: floor((8 MiB - 48) / 544). */
 export const LOG_ENTRIES_8MI = 15_420;
 
-export const ACCESS_MODES = [
-  'SINGLE_NODE_WRITER',
-  'SINGLE_NODE_READER_ONLY',
-  'MULTI_NODE_READER_ONLY',
-  'MULTI_NODE_SINGLE_WRITER',
-  'MULTI_NODE_MULTI_WRITER',
-  'SINGLE_NODE_SINGLE_WRITER',
-  'SINGLE_NODE_MULTI_WRITER',
-] as const;
+/** Every access mode a volume can be asked for (all but UNKNOWN). */
+export const ACCESS_MODES = CSI_ACCESS_MODES.filter((m) => m !== 'UNKNOWN');
 
 /** A filesystem-mode volume capability. */
 export function mountCap(mode: string | number = 'MULTI_NODE_MULTI_WRITER', fsType = ''): object {
