@@ -38,7 +38,7 @@ import { parseArgs } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { MiB, Pool, createEmulatedDevice, mapFileRange, mkfs, openDaxDevice } from '../src/famfs/index.js';
 import type { FileNode } from '../src/famfs/index.js';
-import { readMountInfo } from '../src/fuse/mountTable.js';
+import { readMountinfo } from '../src/fuse/mountTable.js';
 import type { MountInfo } from '../src/fuse/mountTable.js';
 import { parseConfig } from '../src/csi/config.js';
 import { createLogger } from '../src/csi/logger.js';
@@ -173,7 +173,7 @@ function closeFd(fd: number): void {
 }
 
 /** Mounts at or below the scratch directory, latest first (bind mounts before what they bind). */
-function ourMounts(table: MountInfo[] = readMountInfo()): MountInfo[] {
+function ourMounts(table: MountInfo[] = readMountinfo()): MountInfo[] {
   return table.filter((m) => m.mountPoint === scratch || m.mountPoint.startsWith(scratch + '/')).sort((a, b) => b.id - a.id);
 }
 
@@ -363,7 +363,7 @@ async function startMount(name: string, mountpoint: string, nodeArgs: string[] =
   const deadline = Date.now() + MOUNT_START_TIMEOUT_MS;
   for (;;) {
     checkInterrupted();
-    const mounted = readMountInfo().some((x) => x.mountPoint === mountpoint && x.fstype === 'fuse.famfs');
+    const mounted = readMountinfo().some((x) => x.mountPoint === mountpoint && x.fsType === 'fuse.famfs');
     if (mounted && (await statWithin(join(mountpoint, '.meta', '.superblock'), 2_000))) return m;
     if (m.exit !== undefined) throw new Error(`famfs-csi mount (${name}) ${m.exit} before its mount answered: ${logTail(log)}`);
     if (Date.now() > deadline) throw new Error(`famfs-csi mount (${name}) did not answer at ${mountpoint} within ${MOUNT_START_TIMEOUT_MS} ms: ${logTail(log)}`);

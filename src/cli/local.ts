@@ -9,7 +9,7 @@ import { onTerminationSignals } from '../csi/server.js';
 import { csiServices } from '../csi/proto.js';
 import { startControllerPlugin } from '../controller/plugin.js';
 import { startNodePlugin } from '../node/plugin.js';
-import { mountAt } from '../fuse/mountTable.js';
+import { findMount } from '../fuse/mountTable.js';
 import { unmount } from '../fuse/session.js';
 import * as grpc from '@grpc/grpc-js';
 import { parseSize } from './args.js';
@@ -81,23 +81,29 @@ export async function localCommand(argv: string[]): Promise<number> {
   const ctl = client(controller.socketPath, 'Controller');
   const nod = client(node.socketPath, 'Node');
 
+  let volumeId: string | undefined;
   const cleanup = async () => {
-    await nod.call('NodeUnpublishVolume', { volume_id: volumeId, target_path: target }).catch((e: Error) => logger.warn(e.message));
-    await nod.call('NodeUnstageVolume', { volume_id: volumeId, staging_target_path: staging }).catch((e: Error) => logger.warn(e.message));
+    if (volumeId) await nod.call('NodeUnpublishVolume', { volume_id: volumeId, target_path: target }).catch((e: Error) => logger.warn(e.message));
+    if (volumeId) await nod.call('NodeUnstageVolume', { volume_id: volumeId, staging_target_path: staging }).catch((e: Error) => logger.warn(e.message));
     ctl.close();
     nod.close();
     await node.stop();
     await controller.stop();
     // In local mode this process owns the pool's FUSE server too: unmounting it ends that server.
     const poolMount = join(node.stateDir, 'pools', 'pool0');
-    if (mountAt(poolMount)) await unmount(poolMount).catch(() => unmount(poolMount, true));
+    if (findMount(poolMount)) await unmount(poolMount).catch(() => unmount(poolMount, true));
   };
 
-  const created = await ctl.call('CreateVolume', { name: 'demo', capacity_range: { required_bytes: String(8 * 1024 * 1024) }, volume_capabilities: [DEMO_CAPABILITY], parameters: { mode: '0666' } });
-  const volume = created.volume as { volume_id: string; volume_context: Record<string, string> };
-  const volumeId = volume.volume_id;
-  await nod.call('NodeStageVolume', { volume_id: volumeId, staging_target_path: staging, volume_capability: DEMO_CAPABILITY, volume_context: volume.volume_context });
-  await nod.call('NodePublishVolume', { volume_id: volumeId, staging_target_path: staging, target_path: target, volume_capability: DEMO_CAPABILITY, readonly: false, volume_context: volume.volume_context });
+  try {
+    const created = await ctl.call('CreateVolume', { name: 'demo', capacity_range: { required_bytes: String(8 * 1024 * 1024) }, volume_capabilities: [DEMO_CAPABILITY], parameters: { mode: '0666' } });
+    const volume = created.volume as { volume_id: string; volume_context: Record<string, string> };
+    volumeId = volume.volume_id;
+    await nod.call('NodeStageVolume', { volume_id: volumeId, staging_target_path: staging, volume_capability: DEMO_CAPABILITY, volume_context: volume.volume_context });
+    await nod.call('NodePublishVolume', { volume_id: volumeId, staging_target_path: staging, target_path: target, volume_capability: DEMO_CAPABILITY, readonly: false, volume_context: volume.volume_context });
+  } catch (e) {
+    await cleanup(); // never leave plugins serving or mounts behind when the demo cannot run
+    throw e;
+  }
 
   process.stdout.write(
     `state directory:   ${stateDir}\nemulated pool:     ${poolFile}\ncontroller socket: ${controller.socketPath}\nnode socket:       ${node.socketPath}\n` +

@@ -4,7 +4,7 @@ import { Pool, existingSystemUuid, openDaxDevice } from '../famfs/index.js';
 import type { Reclaim } from '../famfs/index.js';
 import { FamfsFileSystem } from '../fuse/famfsFs.js';
 import { FuseSession, isDeadMount, unmount } from '../fuse/session.js';
-import { mountAt } from '../fuse/mountTable.js';
+import { findMount } from '../fuse/mountTable.js';
 import { createLogger } from '../csi/logger.js';
 import { onTerminationSignals } from '../csi/server.js';
 import { UsageError } from './args.js';
@@ -49,8 +49,8 @@ export async function mountCommand(argv: string[]): Promise<number> {
     await unmount(mountpoint, true);
   }
   mkdirSync(mountpoint, { recursive: true });
-  const existing = mountAt(mountpoint);
-  if (existing?.fstype === 'fuse.famfs') throw new Error(`${mountpoint} is already served by a famfs server (${existing.source})`);
+  const existing = findMount(mountpoint);
+  if (existing?.fsType === 'fuse.famfs') throw new Error(`${mountpoint} is already served by a famfs server (${existing.source})`);
 
   const dev = openDaxDevice(values.device!, { writable: true });
   const pool = Pool.open(dev, { writable: false, reclaim, systemUuid: existingSystemUuid() });

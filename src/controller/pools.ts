@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Pool, checkSuperblock, createEmulatedDevice, isFamfsError, mkfs, openDaxDevice } from '../famfs/index.js';
+import { Pool, readSuperblock, createEmulatedDevice, isFamfsError, mkfs, openDaxDevice } from '../famfs/index.js';
 import type { PoolConfig } from '../csi/config.js';
 import type { Logger } from '../csi/logger.js';
 
@@ -93,7 +93,7 @@ export async function openPool(c: PoolConfig, logger: Logger): Promise<Pool> {
   if (c.emulatedSize !== undefined && !existsSync(c.device)) createEmulatedDevice(c.device, c.emulatedSize);
   const dev = openDaxDevice(c.device);
   try {
-    const verdict = checkSuperblock(dev.map(0, 200));
+    const verdict = readSuperblock(dev);
     if (!verdict.ok && c.format === 'ifMissing') {
       if (verdict.kind !== 'no-superblock') {
         throw new Error(`pool ${c.name}: ${c.device}: ${verdict.reason}; not formatting over it (format it explicitly with famfs-csi pool mkfs --force)`);

@@ -247,8 +247,12 @@ export class ControllerService {
 
   rpcs(): RpcTable {
     return {
-      CreateVolume: { handler: (r: CreateVolumeRequest) => this.createVolume(r), lockKey: (r: CreateVolumeRequest) => (r.name ? `name:${r.name}` : undefined) },
-      DeleteVolume: { handler: (r: DeleteVolumeRequest) => this.deleteVolume(r), lockKey: (r: DeleteVolumeRequest) => (r.volume_id ? `id:${r.volume_id}` : undefined) },
+      // Create (by name) and Delete (by id) of one volume take the same lock: the id's <id> part.
+      CreateVolume: { handler: (r: CreateVolumeRequest) => this.createVolume(r), lockKey: (r: CreateVolumeRequest) => (r.name ? `volume:${volumeKey(r.name)}` : undefined) },
+      DeleteVolume: {
+        handler: (r: DeleteVolumeRequest) => this.deleteVolume(r),
+        lockKey: (r: DeleteVolumeRequest) => (r.volume_id ? `volume:${parseVolumeId(r.volume_id)?.id ?? r.volume_id}` : undefined),
+      },
       ValidateVolumeCapabilities: { handler: (r: ValidateVolumeCapabilitiesRequest) => this.validateVolumeCapabilities(r) },
       ListVolumes: { handler: (r: ListVolumesRequest) => this.listVolumes(r) },
       GetCapacity: { handler: (r: GetCapacityRequest) => this.getCapacity(r) },

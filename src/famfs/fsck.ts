@@ -1,7 +1,8 @@
 import { LOG_OFFSET, logCapacity } from './constants.js';
 import type { DaxDevice } from './dax/device.js';
 import { invalidateCache } from './dax/native.js';
-import { SUPERBLOCK_STRUCT_SIZE, checkSuperblock } from './superblock.js';
+import { SUPERBLOCK_STRUCT_SIZE } from './superblock.js';
+import { readSuperblock } from './readSuperblock.js';
 import { decodeLogHeader, logHeaderProblem } from './logHeader.js';
 import { Replayer } from './replay.js';
 import type { Reclaim, ReplayProblem } from './replay.js';
@@ -43,9 +44,7 @@ export function fsck(dev: DaxDevice, opts: { reclaim?: Reclaim; progress?: (done
     report.errors.push(`device is ${dev.size} bytes, too small to hold a superblock`);
     return report;
   }
-  const sbView = dev.map(0, SUPERBLOCK_STRUCT_SIZE);
-  invalidateCache(sbView);
-  const verdict = checkSuperblock(sbView);
+  const verdict = readSuperblock(dev);
   if (!verdict.ok) {
     report.errors.push(`superblock: ${verdict.reason}`);
     return report;

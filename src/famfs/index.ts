@@ -21,3 +21,4 @@ export type { DaxDevice, DaxKind } from './dax/device.js';
 export { createEmulatedDevice } from './dax/emulated.js';
 export { flushCache, invalidateCache, zeroMemory } from './dax/native.js';
 export * from './sizes.js';
+export { readSuperblock } from './readSuperblock.js';

@@ -16,7 +16,7 @@ export async function zeroRange(dev: DaxDevice, offset: number, length: number, 
   for (let pos = 0; pos < length; pos += SLICE) {
     const n = Math.min(SLICE, length - pos);
     // A hole in an emulated device's file already reads as zeros; writing it would only fault in pages.
-    if (!dev.isHole(offset + pos, n)) zeroMemory(dev.map(offset + pos, n));
+    if (!dev.isHole(offset + pos, n)) for (const view of dev.views(offset + pos, n)) zeroMemory(view);
     progress?.(done + pos + n, total);
     if (pos + n < length) await yieldToLoop();
   }

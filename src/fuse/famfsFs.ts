@@ -48,8 +48,6 @@ export class FamfsFileSystem implements FuseOps {
   private daxFmap = false;
   private readonly started = Math.floor(Date.now() / 1000);
   private lastCheck = 0;
-  private nextFh = 1;
-  private readonly handles = new Map<number, number>();
 
   constructor(
     private readonly pool: Pool,
@@ -127,9 +125,18 @@ export class FamfsFileSystem implements FuseOps {
 
   lookup(parent: number, name: string): Entry {
     this.refresh();
-    const found = this.children(parent, this.served(parent)).find(([n]) => n === name);
-    if (!found) throw new FuseErrno(E.ENOENT);
-    return this.entry(found[1], this.served(found[1]));
+    const id = this.childId(parent, this.served(parent), name);
+    if (id === undefined) throw new FuseErrno(E.ENOENT);
+    return this.entry(id, this.served(id));
+  }
+
+  private childId(nodeid: number, s: Served, name: string): number | undefined {
+    if (s.kind === 'metaDir') return name === '.superblock' ? SUPERBLOCK_ID : name === '.log' ? LOG_ID : undefined;
+    if (nodeid === ROOT_ID && name === '.meta') return META_DIR_ID;
+    const dir = s.kind === 'root' ? this.pool.namespace.root : s.kind === 'node' && s.node.kind === 'dir' ? s.node : undefined;
+    if (!dir) throw new FuseErrno(E.ENOTDIR);
+    const child = dir.children.get(name);
+    return child ? child.index + FIRST_ENTRY_ID : undefined;
   }
 
   forget(): void {
@@ -154,12 +161,10 @@ export class FamfsFileSystem implements FuseOps {
     const s = this.served(nodeid);
     if (s.kind === 'root' || s.kind === 'metaDir' || (s.kind === 'node' && s.node.kind === 'dir')) throw new FuseErrno(E.EISDIR);
     if (s.kind === 'meta' && (flags & O_ACCMODE) !== O_RDONLY) throw new FuseErrno(E.EACCES, '.meta files are read-only');
-    const fh = this.nextFh++;
-    this.handles.set(fh, nodeid);
     // Served path: direct I/O, so every read and write reaches the shared memory and no node keeps
     // a stale page cache; mmap still works (FUSE_DIRECT_IO_ALLOW_MMAP). DAX path: the kernel
     // maps the memory itself after GET_FMAP.
-    return { fh, openFlags: this.daxFmap ? 0 : FOPEN_DIRECT_IO };
+    return { fh: 0, openFlags: this.daxFmap ? 0 : FOPEN_DIRECT_IO };
   }
 
   private dataTarget(nodeid: number): { fileSize: number; fmap: Fmap | null; base: number } {
@@ -175,8 +180,9 @@ export class FamfsFileSystem implements FuseOps {
     const t = this.dataTarget(nodeid);
     if (offset >= t.fileSize || size === 0) return [];
     const length = Math.min(size, t.fileSize - offset);
-    if (!t.fmap) return [this.pool.device.map(t.base + offset, length)];
-    return mapFileRange(t.fmap, t.fileSize, offset, length).map((seg) => this.pool.device.map(seg.deviceOffset, seg.length));
+    const dev = this.pool.device;
+    if (!t.fmap) return dev.views(t.base + offset, length);
+    return mapFileRange(t.fmap, t.fileSize, offset, length).flatMap((seg) => dev.views(seg.deviceOffset, seg.length));
   }
 
   write(nodeid: number, _fh: number, offset: number, data: Buffer): number {
@@ -185,12 +191,15 @@ export class FamfsFileSystem implements FuseOps {
     if (data.length === 0) return 0;
     if (offset >= t.fileSize) throw new FuseErrno(E.EFBIG, 'famfs files never grow');
     const length = Math.min(data.length, t.fileSize - offset);
-    for (const seg of mapFileRange(t.fmap, t.fileSize, offset, length)) data.copy(this.pool.device.map(seg.deviceOffset, seg.length), 0, seg.fileOffset - offset, seg.fileOffset - offset + seg.length);
+    for (const seg of mapFileRange(t.fmap, t.fileSize, offset, length)) {
+      let from = seg.fileOffset - offset;
+      for (const view of this.pool.device.views(seg.deviceOffset, seg.length)) from += data.copy(view, 0, from, from + view.length);
+    }
     return length;
   }
 
-  release(_nodeid: number, fh: number): void {
-    this.handles.delete(fh);
+  release(): void {
+    // No per-open state: reads and writes are served by node id.
   }
 
   opendir(nodeid: number): { fh: number } {
@@ -221,14 +230,16 @@ export class FamfsFileSystem implements FuseOps {
 
   statfs(): StatFs {
     this.refresh();
-    const st = this.pool.stats();
+    const replay = this.pool.replay;
+    const free = replay.space.freeBytes;
+    const entriesFree = this.pool.log.entriesLeft(replay.applied);
     const bsize = 4096;
     return {
-      blocks: Math.floor(st.deviceSize / bsize),
-      bfree: Math.floor(st.freeBytes / bsize),
-      bavail: Math.floor(st.freeBytes / bsize),
-      files: st.files + st.directories + st.logEntriesFree,
-      ffree: st.logEntriesFree,
+      blocks: Math.floor(this.pool.superblock.deviceSize / bsize),
+      bfree: Math.floor(free / bsize),
+      bavail: Math.floor(free / bsize),
+      files: replay.namespace.fileCount + replay.namespace.dirCount + entriesFree,
+      ffree: entriesFree,
       bsize,
       namelen: 78,
       frsize: bsize,

@@ -1,10 +1,10 @@
-import { closeSync, openSync, read, statSync, writevSync } from 'node:fs';
+import { closeSync, openSync, read, statSync, statfsSync, writevSync } from 'node:fs';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { constants } from 'node:os';
 import { FuseDispatcher } from './dispatch.js';
 import type { FuseOps } from './ops.js';
-import { mountAt } from './mountTable.js';
+import { findMount } from './mountTable.js';
 
 const execFileP = promisify(execFile);
 const E = constants.errno;
@@ -31,9 +31,10 @@ export const DEAD_MOUNT_ERRORS = new Set(['ENOTCONN', 'ECONNABORTED', 'ECONNREFU
 
 /** Is there a mount at `path` whose server no longer answers? */
 export function isDeadMount(path: string): boolean {
-  if (!mountAt(path)) return false;
+  if (!findMount(path)) return false;
   try {
-    statSync(path);
+    // statfs is never answered from the kernel's caches: it reaches the server every time.
+    statfsSync(path);
     return false;
   } catch (e) {
     return DEAD_MOUNT_ERRORS.has((e as NodeJS.ErrnoException).code ?? '');
@@ -139,7 +140,7 @@ export class FuseSession {
 
   /** Unmounts (lazily if busy) and waits for the request loop to end. */
   async unmount(): Promise<void> {
-    if (mountAt(this.mountpoint)) {
+    if (findMount(this.mountpoint)) {
       try {
         await unmount(this.mountpoint);
       } catch {

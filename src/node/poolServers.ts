@@ -6,8 +6,8 @@ import type { PoolConfig } from '../csi/config.js';
 import { failedPrecondition, unavailable } from '../csi/errors.js';
 import type { Logger } from '../csi/logger.js';
 import type { Mounter } from './mounter.js';
-import { findMount, readMountinfo } from './mountinfo.js';
-import type { MountInfo } from './mountinfo.js';
+import { findMount, readMountinfo } from '../fuse/mountTable.js';
+import type { MountInfo } from '../fuse/mountTable.js';
 import { isDeadMountCode, probePath, sleep } from './probe.js';
 
 /**

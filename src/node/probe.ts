@@ -1,5 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import type { Stats } from 'node:fs';
+import { DEAD_MOUNT_ERRORS } from '../fuse/session.js';
 
 /**
  * statfs(2) + stat(2) of a path on a FUSE mount without trusting the server: asynchronous (a hung
@@ -7,11 +8,12 @@ import type { Stats } from 'node:fs';
  */
 export type ProbeResult = { ok: true; stats: Stats } | { ok: false; code: string; message: string };
 
-/** errno codes that mean the FUSE server behind a mount is gone (the mount is dead). */
-export const DEAD_MOUNT_CODES: readonly string[] = ['ENOTCONN', 'ECONNABORTED', 'EIO'];
-
+/**
+ * errno codes that mean the FUSE server behind a mount is gone (the mount is dead). EIO is not
+ * one: a live server answers EIO for a failed operation.
+ */
 export function isDeadMountCode(code: string): boolean {
-  return DEAD_MOUNT_CODES.includes(code);
+  return DEAD_MOUNT_ERRORS.has(code);
 }
 
 export async function probePath(path: string, timeoutMs = 5_000): Promise<ProbeResult> {

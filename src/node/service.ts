@@ -1,7 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, rmdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { SUPERBLOCK_STRUCT_SIZE, checkSuperblock, openDaxDevice } from '../famfs/index.js';
+import { openDaxDevice, readSuperblock } from '../famfs/index.js';
 import type { PoolConfig } from '../csi/config.js';
 import { requireCapability } from '../csi/capabilities.js';
 import { alreadyExists, failedPrecondition, internal, invalidArgument, notFound, unavailable } from '../csi/errors.js';
@@ -27,8 +27,8 @@ import type {
 } from '../csi/types.js';
 import { MountError, parseMountFlags } from './mounter.js';
 import type { MountFlags, Mounter } from './mounter.js';
-import { containingMount, findMount, isReadOnlyMount, readMountinfo, sameDevice } from './mountinfo.js';
-import type { MountInfo } from './mountinfo.js';
+import { containingMount, findMount, isReadOnlyMount, readMountinfo, sameDevice } from '../fuse/mountTable.js';
+import type { MountInfo } from '../fuse/mountTable.js';
 import { canonicalParent, checkPathSyntax, checkTargetPath } from './paths.js';
 import type { PathPolicy } from './paths.js';
 import { FUSE_FSTYPE } from './poolServers.js';
@@ -141,7 +141,7 @@ export class NodeService {
       throw unavailable(`pool ${pool.name}: ${(e as Error).message}`);
     }
     try {
-      const verdict = checkSuperblock(dev.map(0, SUPERBLOCK_STRUCT_SIZE));
+      const verdict = readSuperblock(dev);
       if (!verdict.ok) throw failedPrecondition(`pool ${pool.name}: ${pool.device}: ${verdict.reason}`);
       if (poolUuid && verdict.superblock.uuid !== poolUuid) {
         throw failedPrecondition(

@@ -150,7 +150,7 @@ test('CreateVolume: a call for a name whose create is still running waits, then 
   const req = createReq('slow', capacity(400 * MiB));
   const first = c.call<{ volume: Vol }>('CreateVolume', req);
   await sleep(2);
-  await expectError(c.call('CreateVolume', req), ABORTED, /another operation on name:slow is still in progress after 5 ms; retry later/);
+  await expectError(c.call('CreateVolume', req), ABORTED, /another operation on volume:[0-9a-f]{32} is still in progress after 5 ms; retry later/);
   const v = (await first).volume;
   assert.equal(v.capacity_bytes, String(400 * MiB));
   assert.deepEqual((await c.call<{ volume: Vol }>('CreateVolume', req)).volume, v, 'the retry after the first finished gets the volume');

@@ -35,4 +35,6 @@ test('redactSecrets keeps key names, drops values, at any depth, without touchin
   assert.equal(req.secrets.password, 'hunter2');
   assert.doesNotMatch(JSON.stringify(out), /hunter2|t0p/);
   assert.deepEqual(redactSecrets({ secrets: {} }), {}, 'empty secret maps are dropped');
+  const publish = { volume_context: { pool: 'p0', 'csi.storage.k8s.io/serviceAccount.tokens': '{"aud":{"token":"eyJ..."}}' } };
+  assert.deepEqual(redactSecrets(publish), { volume_context: { pool: 'p0', 'csi.storage.k8s.io/serviceAccount.tokens': '<redacted>' } });
 });

@@ -483,3 +483,23 @@ describe('real /dev/dax devices', () => {
     }
   });
 });
+
+test('views() cuts a range at the 1 GiB mapping windows and never makes a mapping of its own', (t) => {
+  const s = scratchDir();
+  t.after(s.cleanup);
+  const path = join(s.dir, 'big.dax');
+  createEmulatedDevice(path, 2 * 1024 * MiB + 4 * MiB);
+  const dev = openDaxDevice(path);
+  t.after(() => dev.close());
+  const before = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(path)).length;
+  for (let i = 0; i < 200; i++) {
+    const parts = dev.views(1024 * MiB - 4096, 8192);
+    assert.deepEqual(parts.map((b) => b.length), [4096, 4096]);
+  }
+  const after = readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes(path)).length;
+  assert.ok(after - before <= 2, `views() added ${after - before} mappings (at most the two windows)`);
+  const [a, b] = dev.views(1024 * MiB - 2, 4);
+  a!.write('ab', 0);
+  b!.write('cd', 0);
+  assert.equal(dev.map(1024 * MiB - 2, 4).toString(), 'abcd', 'the pieces alias the device in order');
+});

@@ -10,7 +10,7 @@ import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MiB } from '../../src/famfs/index.js';
-import { findMount, isReadOnlyMount } from '../../src/node/mountinfo.js';
+import { findMount, isReadOnlyMount } from '../../src/fuse/mountTable.js';
 import { tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, mountsBelow, privileged } from '../helpers/mounts.js';
 import { mountCapability, serverPidsUnder, testNodePlugin } from '../helpers/nodePlugin.js';

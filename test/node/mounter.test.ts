@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { CsiError } from '../../src/csi/errors.js';
 import { ALLOWED_MOUNT_FLAGS, MountError, Mounter, parseMountFlags } from '../../src/node/mounter.js';
-import { findMount, isReadOnlyMount } from '../../src/node/mountinfo.js';
+import { findMount, isReadOnlyMount } from '../../src/fuse/mountTable.js';
 import { scratchDir } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { containingMount, findMount, isReadOnlyMount, mountsAt, mountsUnder, parseMountinfo, readMountinfo, unescapeMountinfo } from '../../src/node/mountinfo.js';
+import { containingMount, findMount, isReadOnlyMount, mountsAt, mountsUnder, parseMountinfo, readMountinfo, unescapeMountinfo } from '../../src/fuse/mountTable.js';
 
 // Captured from a node with a famfs pool mount, a staged volume (bind of csi/<id>), a read-only
 // published copy, a stacked mount and paths with spaces, tabs, newlines and backslashes.

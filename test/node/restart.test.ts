@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MiB } from '../../src/famfs/index.js';
-import { findMount, isReadOnlyMount } from '../../src/node/mountinfo.js';
+import { findMount, isReadOnlyMount } from '../../src/fuse/mountTable.js';
 import { Mounter } from '../../src/node/mounter.js';
 import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { createEmulatedDevice, MiB } from '../../src/famfs/index.js';
 import { Mounter } from '../../src/node/mounter.js';
-import { findMount } from '../../src/node/mountinfo.js';
+import { findMount } from '../../src/fuse/mountTable.js';
 import { NODE_CAPABILITIES } from '../../src/node/service.js';
 import { tmpPool, scratchDir } from '../helpers/tmpPool.js';
 import type { TmpPool } from '../helpers/tmpPool.js';

@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MiB } from '../../src/famfs/index.js';
-import { findMount } from '../../src/node/mountinfo.js';
+import { findMount } from '../../src/fuse/mountTable.js';
 import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
 import { testNodePlugin } from '../helpers/nodePlugin.js';

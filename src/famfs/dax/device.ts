@@ -16,6 +16,11 @@ export interface DaxDevice {
   readonly writable: boolean;
   /** A Buffer aliasing device bytes [offset, offset + length). */
   map(offset: number, length: number): Buffer;
+  /**
+   * The same bytes as one or more Buffers cut at the device's mapping windows: never creates a
+   * mapping of its own, so hot paths (FUSE I/O, zero-fill) can call it for any range.
+   */
+  views(offset: number, length: number): Buffer[];
   /** True when the range is known to read as zeros without being written (a hole in an emulated file). */
   isHole(offset: number, length: number): boolean;
   /** Takes the host-local writer lock (flock LOCK_EX on the device); false if another process holds it. */
@@ -57,6 +62,16 @@ class MappedDevice implements DaxDevice {
     const ab = this.mmap(start, end - start);
     this.extra.push(ab);
     return Buffer.from(ab, offset - start, length);
+  }
+
+  views(offset: number, length: number): Buffer[] {
+    const out: Buffer[] = [];
+    for (let pos = offset, end = offset + length; pos < end; ) {
+      const n = Math.min(end, (Math.floor(pos / WINDOW) + 1) * WINDOW) - pos;
+      out.push(this.map(pos, n));
+      pos += n;
+    }
+    return out;
   }
 
   private window(w: number): ArrayBuffer {
