@@ -208,20 +208,26 @@ export class FamfsFileSystem implements FuseOps {
     return { fh: 0 };
   }
 
+  /**
+   * Directory offsets are cookies that stay valid while entries come and go: "." is 1, ".." is 2,
+   * a child is its node id + 2. Children are kept in log order, so node ids only grow along the
+   * listing and a reader resuming after a deletion neither skips nor repeats an entry.
+   */
   readdir(nodeid: number, _fh: number, offset: number, size: number, plus: boolean): Buffer {
+    this.refresh();
     const s = this.served(nodeid);
     // The kernel answers ".." itself; its inode number here is informational.
-    const all: [string, number][] = [['.', nodeid], ['..', ROOT_ID], ...this.children(nodeid, s)];
+    const all: [string, number, number][] = [['.', nodeid, 1], ['..', ROOT_ID, 2], ...this.children(nodeid, s).map(([name, id]): [string, number, number] => [name, id, id + 2])];
     const out = Buffer.alloc(size);
     let used = 0;
-    for (let i = offset; i < all.length; i++) {
-      const [name, id] = all[i]!;
-      const served = i < 2 ? undefined : this.served(id);
+    for (const [name, id, cookie] of all) {
+      if (cookie <= offset) continue;
+      const served = cookie <= 2 ? undefined : this.served(id);
       const type = served === undefined || served.kind === 'root' || served.kind === 'metaDir' || (served.kind === 'node' && served.node.kind === 'dir') ? DT_DIR : DT_REG;
       if (used + direntSize(name, plus) > size) break;
       // READDIRPLUS entries for "." and ".." carry no entry (nodeid 0): the kernel does not look them up.
       const entry = plus ? (served ? this.entry(id, served) : { nodeid: 0, generation: 0, entryValidMs: 0, attrValidMs: 0, attr: this.attr(nodeid, s) }) : undefined;
-      used = writeDirent(out, used, id, i + 1, type, name, entry);
+      used = writeDirent(out, used, id, cookie, type, name, entry);
     }
     return out.subarray(0, used);
   }

@@ -482,6 +482,33 @@ test('READDIR and READDIRPLUS: paging with small buffers returns every entry exa
   }
 });
 
+test('READDIR: offsets stay valid when entries are deleted and created between pages', async (t) => {
+  const { fx, k } = await setup(t, { many: 12 });
+  const id = k.node('many');
+  const fh = Number(decodeOpenOut(k.ok(Op.OPENDIR, id, openIn(0), 'OPENDIR many')).fh);
+  const all = Array.from({ length: 12 }, (_, i) => `f${String(i).padStart(2, '0')}${'x'.repeat(i % 7)}`);
+  const first = decodeDirents(k.ok(Op.READDIR, id, readIn(fh, 0n, 200), 'page 1'), false);
+  const seen = first.map((e) => e.name);
+  const last = first[first.length - 1]!;
+  // Another writer deletes an entry already listed and one not yet listed, and adds one.
+  const listed = all.find((n) => seen.includes(n))!;
+  const pending = all.filter((n) => !seen.includes(n))[1]!;
+  await fx.writer.remove(`many/${listed}`);
+  await fx.writer.remove(`many/${pending}`);
+  await fx.writer.createFile('many/zz-new', 4096);
+  let off = last.off;
+  for (;;) {
+    const p = k.ok(Op.READDIR, id, readIn(fh, off, 200), 'next page');
+    if (p.length === 0) break;
+    for (const e of decodeDirents(p, false)) {
+      seen.push(e.name);
+      off = e.off;
+    }
+  }
+  const expected = ['.', '..', ...all.filter((n) => n !== pending), 'zz-new'];
+  assert.deepEqual([...seen].sort(), expected.sort(), 'no entry skipped or repeated; the deleted pending entry is gone, the new one appears');
+});
+
 test('STATFS: blocks, free blocks and entries from the pool, and it catches up with the log', async (t) => {
   const { fx, k } = await setup(t);
   const check = (label: string) => {
