@@ -111,12 +111,9 @@ export class ControllerService {
     if (entriesFree < entriesNeeded) {
       throw resourceExhausted(`pool ${poolName}: log full (${entriesFree} of ${pool.log.lastIndex + 1} entries left, a volume needs ${entriesNeeded}); deleting volumes does not help, the pool needs a bigger log`);
     }
-    // A dry run of the allocation fails fast, before anything is logged: retries of a request
-    // that cannot fit must not use up log entries.
-    if (params.interleave) space.allocInterleaved(size, params.interleave, { relaxBucketMinimum: config.relaxStripeBuckets });
-    else space.allocContiguous(size);
-    await pool.mkdir(volumeDir(ref), { parents: true, mode: 0o755 });
-    await pool.createFile(volumeDataPath(ref), size, { ...own, interleave: params.interleave });
+    // One writer session: allocation first, so a request that cannot fit logs nothing (retries of
+    // it must not use up log entries), then csi/<id>/ and csi/<id>/data.
+    await pool.createFile(volumeDataPath(ref), size, { ...own, interleave: params.interleave, parents: true });
     const created = findVolume(pool, ref)!;
     return { volume: volumeMessage(config, pool, created) };
   }

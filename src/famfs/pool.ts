@@ -42,6 +42,8 @@ export interface Ownership {
 }
 
 export interface CreateFileOptions extends Ownership {
+  /** Create missing parent directories (mode 0755, root-owned) in the same writer session. */
+  parents?: boolean;
   /** Striped allocation; contiguous when absent. */
   interleave?: InterleaveParams;
   progress?: Progress;
@@ -262,20 +264,26 @@ export class Pool {
     if (left < entries) throw new FamfsError('LOG_FULL', `log full: ${left} of ${this.log.lastIndex + 1} entries left, ${entries} needed`, { left });
   }
 
+  /** The directories of `relpath` (itself included) that do not exist yet, outermost first. */
+  private missingDirs(relpath: string): string[] {
+    const parts = relpath.split('/');
+    const missing: string[] = [];
+    for (let i = 1; i <= parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      const node = this.namespace.lookup(p);
+      if (node?.kind === 'file') throw new FamfsError('EXISTS', `"${p}" exists and is a file`);
+      if (!node) missing.push(p);
+    }
+    return missing;
+  }
+
   /** famfs mkdir (with parents: mkdir -p, one entry per missing level). Existing directories are fine. */
   async mkdir(relpath: string, o: Ownership & { parents?: boolean } = {}): Promise<DirNode> {
     return this.asWriter(async () => {
       const own = this.ownership(o, DEFAULT_DIR_MODE);
       const problem = relpathProblem(relpath);
       if (problem) throw new FamfsError('INVALID', problem);
-      const parts = relpath.split('/');
-      const missing: string[] = [];
-      for (let i = 1; i <= parts.length; i++) {
-        const p = parts.slice(0, i).join('/');
-        const node = this.namespace.lookup(p);
-        if (node?.kind === 'file') throw new FamfsError('EXISTS', `"${p}" exists and is a file`);
-        if (!node) missing.push(p);
-      }
+      const missing = this.missingDirs(relpath);
       if (missing.length > 1 && !o.parents) this.checkNewPath(relpath);
       this.requireLogRoom(missing.length);
       for (const p of missing) this.log.append({ type: 'mkdir', relpath: p, ...own });
@@ -292,12 +300,18 @@ export class Pool {
     return this.asWriter(async () => {
       const own = this.ownership(o, DEFAULT_FILE_MODE);
       if (!Number.isSafeInteger(size) || size <= 0) throw new FamfsError('INVALID', `size ${size} must be a positive integer (famfs files are pre-allocated and never empty)`);
-      this.checkNewPath(relpath);
+      const problem = relpathProblem(relpath);
+      if (problem) throw new FamfsError('INVALID', problem);
+      const parent = splitParent(relpath).parent;
+      const parents = o.parents && parent ? this.missingDirs(parent) : [];
+      if (!o.parents) this.checkNewPath(relpath);
       if (this.namespace.lookup(relpath)) throw new FamfsError('EXISTS', `"${relpath}" already exists`);
-      this.requireLogRoom(1);
+      this.requireLogRoom(parents.length + 1);
+      // Allocate before anything is logged: a request that cannot fit leaves no entry behind.
       const space = this.replayer.space;
       const fmap: Fmap = o.interleave ? space.allocInterleaved(size, o.interleave, this.opts.allocator) : space.allocContiguous(size);
       await zeroRanges(this.device, fmapDeviceRanges(fmap), o.progress);
+      for (const dir of parents) this.log.append({ type: 'mkdir', relpath: dir, uid: 0, gid: 0, mode: DEFAULT_DIR_MODE });
       this.log.append({ type: 'file', relpath, size, flags: FM_ALL_HOSTS_RW, ...own, fmap });
       this.refresh();
       return this.namespace.lookup(relpath) as FileNode;

@@ -437,3 +437,19 @@ test('pool: interleaved files through Pool (relaxBucketMinimum) are striped and 
   for (const f of made) assert.deepEqual(q.lookup(f.relpath), f);
   assert.equal(q.stats().usedBytes, p.stats().usedBytes);
 });
+
+test('createFile with parents: directories and file in one session; a request that cannot fit logs nothing', async (t) => {
+  const tp = await tmpPool({ size: 64 * MiB });
+  t.after(() => tp.cleanup());
+  const pool = Pool.open(tp.dev);
+  const before = pool.stats().logEntriesUsed;
+  await assert.rejects(pool.createFile('csi/big/data', 1024 * MiB, { parents: true }), (e: unknown) => e instanceof FamfsError && e.code === 'NO_SPACE');
+  assert.equal(pool.stats().logEntriesUsed, before, 'nothing was logged, not even the directories');
+  assert.equal(pool.lookup('csi'), undefined);
+  const f = await pool.createFile('csi/v1/data', 4 * MiB, { parents: true, mode: 0o600 });
+  assert.equal(f.mode, 0o600);
+  assert.equal(pool.lookup('csi/v1')?.kind, 'dir');
+  assert.equal(pool.stats().logEntriesUsed, before + 3, 'csi, csi/v1 and the file');
+  await assert.rejects(pool.createFile('nodir/data', 2 * MiB), /parent directory "nodir"/, 'without parents a missing parent is still an error');
+  assert.ok(fsck(tp.dev).ok);
+});
