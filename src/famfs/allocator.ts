@@ -71,8 +71,13 @@ export class SpaceMap {
    * A collided unit is quarantined, so deleting either file can never free memory the other uses.
    */
   claim(range: SimpleExtent, owner: number): number[] {
-    const first = Math.floor(range.offset / this.allocUnit);
-    const end = Math.min(Math.ceil((range.offset + range.length) / this.allocUnit), this.unitCount);
+    return this.claimRange(range.offset, range.length, owner);
+  }
+
+  /** claim() of [offset, offset+length). */
+  claimRange(offset: number, length: number, owner: number): number[] {
+    const first = Math.floor(offset / this.allocUnit);
+    const end = Math.min(Math.ceil((offset + length) / this.allocUnit), this.unitCount);
     const owners = this.owners;
     let collisions: number[] | undefined;
     for (let u = first; u < end; u++) {
