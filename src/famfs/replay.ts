@@ -1,5 +1,5 @@
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
-import { ENTRY_CRC_OFFSET, entryCrc, decodeEntry } from './logEntry.js';
+import { ENTRY_CRC_OFFSET, entryCrc, decodeEntry, encodeEntry } from './logEntry.js';
 import type { FileEntry, LogEntry } from './logEntry.js';
 import { HASH_SEED, Namespace, hashFinish, hashStep } from './namespace.js';
 import type { DirNode, FileNode } from './namespace.js';
@@ -60,8 +60,13 @@ export class Replayer {
   /** Set once a fatal problem stopped replay. */
   stopped: ReplayProblem | null = null;
 
-  constructor(readonly geometry: ReplayGeometry) {
-    this.space = new SpaceMap(geometry.deviceSize, geometry.allocUnit, geometry.reservedBytes);
+  readonly geometry: ReplayGeometry;
+
+  constructor(geometry: ReplayGeometry) {
+    // A copy made here, so every Replayer's geometry has the same hidden class (see idleReplayer).
+    const { version, allocUnit, deviceSize, reservedBytes, reclaim } = geometry;
+    this.geometry = { version, allocUnit, deviceSize, reservedBytes, reclaim };
+    this.space = new SpaceMap(deviceSize, allocUnit, reservedBytes);
   }
 
   /** Applies entries [applied, nextIndex) of `log` (the log region, header at 0). */
@@ -70,7 +75,9 @@ export class Replayer {
     // Seqnums and CRCs of the whole range are checked natively in one pass; replay stops at the
     // first torn or corrupt entry, as famfs logplay aborts.
     const firstBad = addon.verifyLog(log, LOG_HEADER_SIZE, LOG_ENTRY_SIZE, this.applied, nextIndex);
-    const end = firstBad < 0 ? nextIndex : firstBad;
+    // `| 0`: an index read from the log header is a double; as a small integer it keeps entry
+    // indices (and `applied`) small integers, which replay's optimized code is specialized for.
+    const end = firstBad < 0 ? (nextIndex === (nextIndex | 0) ? nextIndex | 0 : nextIndex) : firstBad;
     const version = this.geometry.version;
     this.namespace.attachLog(log, this.applied, version);
     // Well-formed FILE entries with plain paths take the fast path: validated from the mapped
@@ -282,3 +289,26 @@ export function entryIntegrityProblem(log: Buffer, offset: number, index: number
   if (stored !== crc) return `entry ${index}: CRC mismatch (stored 0x${stored.toString(16)}, computed 0x${crc.toString(16)}); the entry is torn or corrupt`;
   return null;
 }
+
+/**
+ * V8 keeps the hidden classes of replay's objects (Replayer, Namespace, directories, SpaceMap, in
+ * the shapes replay leaves them) only while some instance is alive: when the last Replayer dies (a
+ * full GC between two pool opens), the optimized replay code that depends on them is thrown away
+ * and the next replay runs mostly unoptimized (measured 3-4x slower). One small replayed log,
+ * kept for the life of the process, keeps them and that code alive.
+ */
+export const idleReplayer = ((): Replayer => {
+  // Geometry read from a superblock holds doubles (u64 fields), not small integers: a first
+  // instance built from non-integers gives those fields double representation from the start,
+  // so no later instance changes (deprecates) the hidden classes the idle instance holds.
+  new Replayer({ version: 0.5, allocUnit: 0.5, deviceSize: 0.5, reservedBytes: 0.5, reclaim: 'never' });
+  const entries = [
+    encodeEntry({ type: 'mkdir', relpath: 'd', uid: 0, gid: 0, mode: 0o755 }, 0),
+    encodeEntry({ type: 'file', relpath: 'd/f', size: 1, flags: 0, uid: 0, gid: 0, mode: 0o644, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: 2 ** 31 + 2 * 1024 * 1024, length: 2 * 1024 * 1024 }] } }, 1),
+  ];
+  const log = Buffer.concat([Buffer.alloc(LOG_HEADER_SIZE), ...entries]);
+  // Sizes beyond 2^30 are held as doubles; real pools' device sizes are, so these are too.
+  const r = new Replayer({ version: 48, allocUnit: 2 * 1024 * 1024, deviceSize: 2 ** 32, reservedBytes: 2 ** 31, reclaim: 'never' });
+  r.apply(log, entries.length);
+  return r;
+})();
