@@ -216,6 +216,11 @@ export class Namespace {
     this.segments.push({ from, buf, version });
   }
 
+  /** Sizes the replay index for entries [0, count) at once. */
+  reserve(count: number): void {
+    if (count > 0) this.grow(count - 1);
+  }
+
   /** Whether a live file or directory may have path hash `h` (false: certainly none has). */
   hashTaken(h: number): boolean {
     return this.fileHeads.has(h) || this.dirHashes.has(h);

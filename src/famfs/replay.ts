@@ -80,6 +80,7 @@ export class Replayer {
     const end = firstBad < 0 ? (nextIndex === (nextIndex | 0) ? nextIndex | 0 : nextIndex) : firstBad;
     const version = this.geometry.version;
     this.namespace.attachLog(log, this.applied, version);
+    this.namespace.reserve(end);
     // Well-formed FILE entries with plain paths take the fast path: validated from the mapped
     // words and indexed without decoding. Anything else (or any doubt) takes the general path.
     const words = (log.byteOffset & 3) === 0 ? new Uint32Array(log.buffer, log.byteOffset, log.length >>> 2) : null;
