@@ -1,5 +1,5 @@
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
-import { ENTRY_CRC_OFFSET, entryCrc, decodeEntry, encodeEntry } from './logEntry.js';
+import { ENTRY_CRC_OFFSET, entryCrc, decodeEntry } from './logEntry.js';
 import type { FileEntry, LogEntry } from './logEntry.js';
 import { HASH_SEED, Namespace, hashFinish, hashStep } from './namespace.js';
 import type { DirNode, FileNode } from './namespace.js';
@@ -63,7 +63,7 @@ export class Replayer {
   readonly geometry: ReplayGeometry;
 
   constructor(geometry: ReplayGeometry) {
-    // A copy made here, so every Replayer's geometry has the same hidden class (see idleReplayer).
+    // A copy made here, so every Replayer's geometry has the same hidden class.
     const { version, allocUnit, deviceSize, reservedBytes, reclaim } = geometry;
     this.geometry = { version, allocUnit, deviceSize, reservedBytes, reclaim };
     this.space = new SpaceMap(deviceSize, allocUnit, reservedBytes);
@@ -291,25 +291,3 @@ export function entryIntegrityProblem(log: Buffer, offset: number, index: number
   return null;
 }
 
-/**
- * V8 keeps the hidden classes of replay's objects (Replayer, Namespace, directories, SpaceMap, in
- * the shapes replay leaves them) only while some instance is alive: when the last Replayer dies (a
- * full GC between two pool opens), the optimized replay code that depends on them is thrown away
- * and the next replay runs mostly unoptimized (measured 3-4x slower). One small replayed log,
- * kept for the life of the process, keeps them and that code alive.
- */
-export const idleReplayer = ((): Replayer => {
-  // Geometry read from a superblock holds doubles (u64 fields), not small integers: a first
-  // instance built from non-integers gives those fields double representation from the start,
-  // so no later instance changes (deprecates) the hidden classes the idle instance holds.
-  new Replayer({ version: 0.5, allocUnit: 0.5, deviceSize: 0.5, reservedBytes: 0.5, reclaim: 'never' });
-  const entries = [
-    encodeEntry({ type: 'mkdir', relpath: 'd', uid: 0, gid: 0, mode: 0o755 }, 0),
-    encodeEntry({ type: 'file', relpath: 'd/f', size: 1, flags: 0, uid: 0, gid: 0, mode: 0o644, fmap: { kind: 'simple', extents: [{ devIndex: 0, offset: 2 ** 31 + 2 * 1024 * 1024, length: 2 * 1024 * 1024 }] } }, 1),
-  ];
-  const log = Buffer.concat([Buffer.alloc(LOG_HEADER_SIZE), ...entries]);
-  // Sizes beyond 2^30 are held as doubles; real pools' device sizes are, so these are too.
-  const r = new Replayer({ version: 48, allocUnit: 2 * 1024 * 1024, deviceSize: 2 ** 32, reservedBytes: 2 ** 31, reclaim: 'never' });
-  r.apply(log, entries.length);
-  return r;
-})();
