@@ -2,6 +2,7 @@ import type { Fmap } from './fmap.js';
 import { splitParent } from './paths.js';
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from './constants.js';
 import { ENTRY_CRC_OFFSET, decodeEntry } from './logEntry.js';
+import type { FileEntry } from './logEntry.js';
 import { FamfsError } from './errors.js';
 import { addon } from './dax/native.js';
 
@@ -31,6 +32,22 @@ export interface DirNode {
 }
 
 export type FamfsNode = FileNode | DirNode;
+
+/** The namespace node of FILE entry `index`. */
+export function fileNode(e: FileEntry, index: number): FileNode {
+  return {
+    kind: 'file',
+    name: e.relpath.slice(e.relpath.lastIndexOf('/') + 1),
+    relpath: e.relpath,
+    index,
+    size: e.size,
+    flags: e.flags,
+    uid: e.uid,
+    gid: e.gid,
+    mode: e.mode & 0o7777,
+    fmap: e.fmap,
+  };
+}
 
 const FILE = 1;
 const DIR = 2;
@@ -254,23 +271,9 @@ export class Namespace {
   private decodeFile(i: number): FileNode {
     const seg = this.segmentOf(i);
     const off = LOG_HEADER_SIZE + i * LOG_ENTRY_SIZE;
-    if (addon.verifyLog(seg.buf, LOG_HEADER_SIZE, LOG_ENTRY_SIZE, i, i + 1) >= 0 || seg.buf.readUInt32LE(off + ENTRY_CRC_OFFSET) !== this.crcs[i]) {
-      throw new FamfsError('CORRUPT', `log entry ${i} changed after it was replayed (the log was overwritten); reopen the pool`);
-    }
-    const e = decodeEntry(seg.buf, off, seg.version);
-    if (e.type !== 'file') throw new FamfsError('CORRUPT', `log entry ${i} changed after it was replayed (the log was overwritten); reopen the pool`);
-    return {
-      kind: 'file',
-      name: e.relpath.slice(e.relpath.lastIndexOf('/') + 1),
-      relpath: e.relpath,
-      index: i,
-      size: e.size,
-      flags: e.flags,
-      uid: e.uid,
-      gid: e.gid,
-      mode: e.mode & 0o7777,
-      fmap: e.fmap,
-    };
+    const e = addon.verifyLog(seg.buf, LOG_HEADER_SIZE, LOG_ENTRY_SIZE, i, i + 1) < 0 && seg.buf.readUInt32LE(off + ENTRY_CRC_OFFSET) === this.crcs[i] ? decodeEntry(seg.buf, off, seg.version) : undefined;
+    if (e?.type !== 'file') throw new FamfsError('CORRUPT', `log entry ${i} changed after it was replayed (the log was overwritten); reopen the pool`);
+    return fileNode(e, i);
   }
 
   private segmentOf(i: number): LogSegment {

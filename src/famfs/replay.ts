@@ -1,7 +1,7 @@
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE, MAX_PATHLEN, MAX_SIMPLE_EXTENTS } from './constants.js';
 import { ENTRY_CRC_OFFSET, entryCrc, decodeEntry } from './logEntry.js';
 import type { FileEntry, LogEntry } from './logEntry.js';
-import { HASH_SEED, Namespace, hashFinish, hashStep } from './namespace.js';
+import { HASH_SEED, Namespace, fileNode, hashFinish, hashStep } from './namespace.js';
 import type { DirNode, FileNode } from './namespace.js';
 import { MAX_LOGGED_RELPATH_BYTES, relpathProblem } from './paths.js';
 import { COLLIDED, METADATA, SpaceMap } from './allocator.js';
@@ -228,8 +228,7 @@ export class Replayer {
     const problem = typeof parent === 'string' ? parent : fileEntryProblem(e, this.geometry.allocUnit, this.geometry.deviceSize);
     if (problem !== null) return this.report(i, 'error', `file "${e.relpath}": ${problem}`);
     const dir = parent as DirNode;
-    const name = baseName(e.relpath);
-    const existing = this.namespace.lookup(e.relpath); // the child `name` of `dir`
+    const existing = this.namespace.lookup(e.relpath);
     if (existing) return this.report(i, 'error', `file "${e.relpath}": path already exists (entry ${existing.index}); entry ignored`);
     for (const r of fmapDeviceRanges(e.fmap)) {
       const others = this.space.claim(r, i);
@@ -238,21 +237,7 @@ export class Replayer {
         this.report(i, 'error', `allocation collision: file "${e.relpath}" extent [${r.offset}, ${r.offset + r.length}) overlaps ${others.map(ownerName).join(', ')}`);
       }
     }
-    this.namespace.insert(
-      {
-      kind: 'file',
-      name,
-      relpath: e.relpath,
-      index: i,
-      size: e.size,
-      flags: e.flags,
-      uid: e.uid,
-      gid: e.gid,
-      mode: e.mode & 0o7777,
-      fmap: e.fmap,
-      },
-      dir,
-    );
+    this.namespace.insert(fileNode(e, i), dir);
   }
 }
 
