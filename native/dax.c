@@ -11,12 +11,18 @@
  *   isHole(fd, offset, length) -> boolean          the file has no data there (reads as zeros): SEEK_DATA
  *   flock(fd, exclusive, wait) -> boolean          advisory lock; wait=false returns false instead of blocking
  *   cacheFlushMethod() -> string                   which instruction flush() uses on this CPU
+ *   probeRead(view, offset, length, stride) -> off  read one byte every `stride` bytes (and the last one)
+ *                                                  under a SIGBUS guard; -1 if all read fine, else the
+ *                                                  view offset of the byte that faulted
  * Fabric-attached memory need not be coherent across hosts, which is why famfs flushes after
  * writing metadata and invalidates before reading it.
  */
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -456,6 +462,125 @@ static napi_value js_funlock(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* ---- SIGBUS-guarded reads ----
+ * A read of device memory raises SIGBUS when the memory is poisoned (BUS_MCEERR_AR, the way pmem
+ * libraries learn of media errors) or when an emulated device file was truncated under its mapping
+ * (BUS_ADRERR). probeRead() arms a per-thread sigjmp_buf around its volatile reads; the handler
+ * siglongjmps back only when the faulting thread is inside a probe and the fault came from the
+ * kernel. Any other SIGBUS goes to whatever was installed before us (a handler is called, SIG_DFL
+ * is restored and the signal re-raised), so the process behaves as if we were not there. The
+ * handler is installed once, lazily, by the first probe.
+ */
+
+struct probe_guard {
+  sigjmp_buf env;
+  uintptr_t lo, hi; /* [lo, hi): the addresses the probe reads */
+};
+
+/* initial-exec: static TLS, so the handler never triggers a lazy (malloc'ing) TLS allocation. */
+static __thread struct probe_guard *volatile probe_armed __attribute__((tls_model("initial-exec")));
+static __thread volatile uintptr_t probe_fault __attribute__((tls_model("initial-exec")));
+static struct sigaction probe_previous;
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static int probe_install_errno = 0;
+
+static void probe_chain(int sig, siginfo_t *si, void *uctx) {
+  int saved = errno;
+  if (probe_previous.sa_flags & SA_SIGINFO) {
+    if (probe_previous.sa_sigaction) probe_previous.sa_sigaction(sig, si, uctx);
+    errno = saved;
+    return;
+  }
+  void (*h)(int) = probe_previous.sa_handler;
+  if (h == SIG_IGN && (si == NULL || si->si_code <= 0)) { errno = saved; return; } /* a sent SIGBUS, ignored as before */
+  if (h != SIG_DFL && h != SIG_IGN) { h(sig); errno = saved; return; }
+  /* SIG_DFL (or SIG_IGN for a fault, which the kernel turns into SIG_DFL): die of SIGBUS, as before. */
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  sigemptyset(&dfl.sa_mask);
+  sigaction(sig, h == SIG_DFL ? &probe_previous : &dfl, NULL);
+  sigset_t unblock;
+  sigemptyset(&unblock);
+  sigaddset(&unblock, sig);
+  pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+  raise(sig);
+  /* Still alive (a fault re-executes and is delivered again, now with the default action). */
+  errno = saved;
+}
+
+static void probe_handler(int sig, siginfo_t *si, void *uctx) {
+  struct probe_guard *g = probe_armed;
+  if (g != NULL && si != NULL && si->si_code > 0) { /* si_code > 0: raised by the kernel for a fault */
+    probe_armed = NULL;
+    probe_fault = (uintptr_t)si->si_addr;
+    siglongjmp(g->env, 1);
+  }
+  probe_chain(sig, si, uctx);
+}
+
+static void probe_install(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_sigaction = probe_handler;
+  sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(SIGBUS, &sa, &probe_previous) != 0) probe_install_errno = errno;
+}
+
+/* Returns -1 if every probed byte of base[0, len) read fine, else the offset in it that faulted. */
+static int64_t probe_range(const volatile uint8_t *base, size_t len, size_t stride) {
+  struct probe_guard guard;
+  volatile size_t at = 0;
+  volatile uint8_t sink = 0;
+  guard.lo = (uintptr_t)base;
+  guard.hi = (uintptr_t)base + len;
+  probe_fault = 0;
+  if (sigsetjmp(guard.env, 1) != 0) {
+    uintptr_t addr = probe_fault;
+    if (addr >= guard.lo && addr < guard.hi) return (int64_t)(addr - guard.lo);
+    return (int64_t)at; /* no usable si_addr: the access we were making */
+  }
+  probe_armed = &guard;
+  __asm__ volatile("" ::: "memory");
+  for (size_t i = 0; i < len; i += stride) {
+    at = i;
+    sink ^= base[i];
+    if (stride > len - i) break;
+  }
+  if (len > 0) {
+    at = len - 1;
+    sink ^= base[len - 1];
+  }
+  __asm__ volatile("" ::: "memory");
+  probe_armed = NULL;
+  (void)sink;
+  return -1;
+}
+
+static napi_value js_probe_read(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) { napi_throw_type_error(env, NULL, "famfs_dax.probeRead(view, offset, length, stride)"); return NULL; }
+  char *base;
+  size_t len;
+  if (!get_range(env, argv, &base, &len)) return NULL;
+  int64_t stride;
+  if (!get_int64(env, argv[3], "stride", &stride)) return NULL;
+  if (stride <= 0) { napi_throw_range_error(env, NULL, "famfs_dax.probeRead: stride must be positive"); return NULL; }
+  pthread_once(&probe_once, probe_install);
+  if (probe_install_errno != 0) return throw_errno(env, "sigaction(SIGBUS)", probe_install_errno);
+  char *view;
+  size_t count;
+  if (!get_view(env, argv[0], &view, &count)) return NULL;
+  int64_t bad = probe_range((const volatile uint8_t *)base, len, (size_t)stride);
+  if (bad >= 0) bad += (int64_t)(base - view); /* relative to the view, not to `offset` */
+  napi_value result;
+  CHECK(napi_create_int64(env, bad, &result));
+  return result;
+}
+
 static napi_value js_cache_flush_method(napi_env env, napi_callback_info info) {
   (void)info;
   const char *name = "none";
@@ -491,6 +616,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"flock", NULL, js_flock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"funlock", NULL, js_funlock, NULL, NULL, NULL, napi_enumerable, NULL},
     {"cacheFlushMethod", NULL, js_cache_flush_method, NULL, NULL, NULL, napi_enumerable, NULL},
+    {"probeRead", NULL, js_probe_read, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -31,3 +31,11 @@ export function parseMode(option: string, value: string): number {
 export function optionalString(v: string | boolean | undefined): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
+
+/** "500ms", "2s", "1m", or plain milliseconds → milliseconds. */
+export function parseDuration(option: string, value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value);
+  const n = m ? Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'm' ? 60_000 : 1) : Number.NaN;
+  if (!Number.isFinite(n) || n < 1 || n > 3_600_000) throw new UsageError(`${option}: "${value}" is not a duration between 1ms and 1h (examples: 500ms, 2s, 1m)`);
+  return Math.round(n);
+}

@@ -15,7 +15,7 @@ export async function controllerCommand(argv: string[]): Promise<number> {
     process.stdout.write(CONTROLLER_USAGE);
     return 0;
   }
-  const plugin = await startControllerPlugin({ config: s.config, endpoint: s.endpoint, logger: s.logger, socketMode: s.socketMode });
+  const plugin = await startControllerPlugin({ config: s.config, endpoint: s.endpoint, logger: s.logger, socketMode: s.socketMode, health: s.health, metricsAddress: s.metricsAddress });
   onTerminationSignals(s.logger, () => plugin.stop());
   await new Promise(() => undefined); // serve until a signal stops the process
   return 0;

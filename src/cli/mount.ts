@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Pool, existingSystemUuid, openDaxDevice } from '../famfs/index.js';
 import type { Reclaim } from '../famfs/index.js';
@@ -7,7 +8,12 @@ import { FuseSession, isDeadMount, unmount } from '../fuse/session.js';
 import { findMount } from '../fuse/mountTable.js';
 import { createLogger } from '../csi/logger.js';
 import { onTerminationSignals } from '../csi/server.js';
+import { HealthMonitor } from '../csi/health/monitor.js';
+import { poolSources } from '../csi/health/sources.js';
 import { UsageError } from './args.js';
+
+/** How often the FUSE server looks at its pool's memory errors (the shared poison list costs one stat). */
+const MEMORY_ERROR_POLL_MS = 1_000;
 
 export const MOUNT_USAGE = `famfs-csi mount --pool NAME --device DEVICE --mountpoint DIR [--reclaim never|safe]
                  [--log-level LEVEL] [--log-format json|text]
@@ -15,7 +21,9 @@ export const MOUNT_USAGE = `famfs-csi mount --pool NAME --device DEVICE --mountp
 Serves a famfs pool as a FUSE file system (type fuse.famfs) at DIR, in the foreground, until
 SIGTERM/SIGINT (then it unmounts) or until DIR is unmounted. The node plugin starts one per pool;
 it is its own process so that restarting the node plugin never breaks a pod's mount. A dead
-server's stale mount at DIR is cleaned up first.
+server's stale mount at DIR is cleaned up first. Reads and writes that touch a memory error of
+the device (emulated poison list, pmem bad blocks, device probe) fail with EIO, and no file opens
+while the whole device has an error. Its pid is written to DIR.pid.
 `;
 
 export async function mountCommand(argv: string[]): Promise<number> {
@@ -54,7 +62,17 @@ export async function mountCommand(argv: string[]): Promise<number> {
 
   const dev = openDaxDevice(values.device!, { writable: true });
   const pool = Pool.open(dev, { writable: false, reclaim, systemUuid: existingSystemUuid() });
-  const fs = new FamfsFileSystem(pool, { onChange: () => logger.debug('caught up with the log', { entries: pool.replay.applied }) });
+  const monitor = new HealthMonitor({
+    pools: [poolSources({ name: values.pool!, device: values.device! }, { logger })],
+    logger,
+    node: hostname(),
+    intervalMs: MEMORY_ERROR_POLL_MS,
+  });
+  monitor.start();
+  const fs = new FamfsFileSystem(pool, {
+    onChange: () => logger.debug('caught up with the log', { entries: pool.replay.applied }),
+    memoryErrors: () => monitor.errors(values.pool!),
+  });
   const session = await FuseSession.mount({
     mountpoint,
     source: values.device!,
@@ -62,6 +80,9 @@ export async function mountCommand(argv: string[]): Promise<number> {
     ops: fs,
     onError: (what, detail) => logger.warn(what, detail),
   });
+  // The node plugin reads when this server started: kernel memory errors from before no longer apply.
+  const pidFile = `${mountpoint}.pid`;
+  writeFileSync(pidFile, `${process.pid}\n`);
   const s = pool.stats();
   logger.info('mounted', { device: values.device, files: s.files, logEntries: s.logEntriesUsed, dataPath: fs.usesDaxFmap ? 'kernel DAX (GET_FMAP)' : 'served READ/WRITE (direct I/O)' });
   onTerminationSignals(logger, async () => {
@@ -70,6 +91,8 @@ export async function mountCommand(argv: string[]): Promise<number> {
   });
   await session.done;
   logger.info('file system unmounted; exiting');
+  monitor.stop();
+  rmSync(pidFile, { force: true });
   pool.close();
   return 0;
 }

@@ -3,7 +3,9 @@ import { loadConfigFile, parseConfig, parsePoolFlag } from '../csi/config.js';
 import type { DriverConfig } from '../csi/config.js';
 import { createLogger } from '../csi/logger.js';
 import type { Logger } from '../csi/logger.js';
-import { UsageError, parseMode } from './args.js';
+import { UsageError, parseDuration, parseMode } from './args.js';
+import { parseReportsSpec } from '../csi/health/setup.js';
+import type { HealthSettings } from '../csi/health/setup.js';
 
 /** Options shared by the plugin commands (controller, node). Flags override the environment. */
 export const PLUGIN_OPTIONS = {
@@ -16,6 +18,13 @@ export const PLUGIN_OPTIONS = {
   'socket-mode': { type: 'string' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
+  'metrics-address': { type: 'string' },
+  kubernetes: { type: 'string' },
+  kubeconfig: { type: 'string' },
+  'health-reports': { type: 'string' },
+  'health-interval': { type: 'string' },
+  kmsg: { type: 'string' },
+  'sysfs-root': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -30,6 +39,21 @@ export const PLUGIN_OPTIONS_USAGE = `  --config FILE         YAML configuration 
   --socket-mode MODE    socket file mode (default 0600)
   --log-level LEVEL     error|warn|info|debug (env FAMFS_CSI_LOG_LEVEL; default info)
   --log-format FORMAT   json|text (env FAMFS_CSI_LOG_FORMAT; default json, text on a terminal)
+  --metrics-address ADDR
+                        serve Prometheus metrics at http://ADDR/metrics, e.g. :9810
+                        (env FAMFS_CSI_METRICS_ADDRESS; default: no metrics endpoint)
+  --kubernetes MODE     auto|on|off: Events and node reports through the API server (env
+                        FAMFS_CSI_KUBERNETES; auto = when in a cluster or given a kubeconfig)
+  --kubeconfig FILE     API server credentials outside a cluster (env KUBECONFIG)
+  --health-reports WHERE
+                        how node plugins tell the controller about memory errors: kubernetes
+                        (ConfigMaps), dir:/path (a directory both see) or off (env
+                        FAMFS_CSI_HEALTH_REPORTS; default kubernetes in a cluster, else
+                        dir:<state dir>/health)
+  --health-interval DURATION
+                        how often memory error sources are polled (default 2s)
+  --kmsg PATH|off       node: kernel log with famfs memory errors (default /dev/kmsg)
+  --sysfs-root DIR      node: sysfs, for pmem bad blocks (default /sys)
 `;
 
 export interface PluginSettings {
@@ -38,6 +62,10 @@ export interface PluginSettings {
   socketMode: number;
   logger: Logger;
   help: boolean;
+  health: HealthSettings;
+  metricsAddress: string | undefined;
+  kmsg: string | undefined;
+  sysfsRoot: string | undefined;
 }
 
 export function pluginSettings(argv: string[]): PluginSettings {
@@ -45,7 +73,7 @@ export function pluginSettings(argv: string[]): PluginSettings {
   const logFormat = values['log-format'];
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: "${logFormat}" must be json or text`);
   const logger = createLogger({ level: values['log-level'], format: logFormat });
-  if (values.help) return { config: { stateDir: '', nodeId: undefined, pools: [] }, endpoint: '', socketMode: 0o600, logger, help: true };
+  if (values.help) return { config: { stateDir: '', nodeId: undefined, pools: [] }, endpoint: '', socketMode: 0o600, logger, help: true, health: {}, metricsAddress: undefined, kmsg: undefined, sysfsRoot: undefined };
   const file = values.config ?? process.env.FAMFS_CSI_CONFIG;
   const flagPools = (values.pool ?? []).map(parsePoolFlag);
   let config: DriverConfig;
@@ -62,11 +90,30 @@ export function pluginSettings(argv: string[]): PluginSettings {
     if (!kubeletDir.startsWith('/')) throw new UsageError(`${kubeletSource}: "${kubeletDir}" must be an absolute path`);
     config.kubeletDir = kubeletDir;
   }
+  const kubernetes = values.kubernetes ?? process.env.FAMFS_CSI_KUBERNETES ?? 'auto';
+  if (kubernetes !== 'auto' && kubernetes !== 'on' && kubernetes !== 'off') throw new UsageError(`--kubernetes: "${kubernetes}" must be auto, on or off`);
+  const reports = values['health-reports'] ?? process.env.FAMFS_CSI_HEALTH_REPORTS;
+  if (reports !== undefined) {
+    try {
+      parseReportsSpec(reports);
+    } catch (e) {
+      throw new UsageError(`--health-reports: ${(e as Error).message}`);
+    }
+  }
   return {
     config,
     endpoint: values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock',
     socketMode: values['socket-mode'] === undefined ? 0o600 : parseMode('--socket-mode', values['socket-mode']),
     logger,
     help: false,
+    health: {
+      kubernetes,
+      kubeconfig: values.kubeconfig,
+      reports,
+      intervalMs: values['health-interval'] === undefined ? undefined : parseDuration('--health-interval', values['health-interval']),
+    },
+    metricsAddress: values['metrics-address'] ?? process.env.FAMFS_CSI_METRICS_ADDRESS,
+    kmsg: values.kmsg,
+    sysfsRoot: values['sysfs-root'],
   };
 }

@@ -16,6 +16,7 @@ import {
 import type { FamfsNode, FileNode, InterleaveParams, Reclaim } from '../famfs/index.js';
 import { UsageError, optionalString, parseInteger, parseMode, parseSize } from './args.js';
 import { fields, formatBytes, printJson, progressReporter, table } from './output.js';
+import { POOL_ERRORS_USAGE, poolClearErrors, poolInjectError, poolListErrors } from './poolErrors.js';
 
 export const POOL_USAGE = `famfs-csi pool <command> <device> [options]
 
@@ -37,6 +38,7 @@ Commands:
   rm <device> PATH
       Append a delete tombstone for PATH (a file, or a directory and everything under it).
 
+${POOL_ERRORS_USAGE}
 Common options:
   --json            machine-readable output
   --reclaim MODE    never | safe (default: safe for emulated devices, never for devdax)
@@ -84,6 +86,12 @@ export async function poolCommand(argv: string[]): Promise<number> {
       return poolCreat(rest);
     case 'rm':
       return poolRm(rest);
+    case 'inject-error':
+      return poolInjectError(rest);
+    case 'clear-errors':
+      return poolClearErrors(rest);
+    case 'errors':
+      return poolListErrors(rest);
     case undefined:
     case 'help':
     case '--help':

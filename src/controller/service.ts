@@ -29,8 +29,21 @@ import { parseCapacityRange, sizeSatisfies, volumeSize } from './capacity.js';
 import { findVolume, listPoolVolumes, volumeMessage } from './volumes.js';
 import type { PoolVolume } from './volumes.js';
 import type { PoolSet } from './pools.js';
+import type { ControllerHealth } from './health.js';
+import { HEALTHY_MESSAGE } from '../csi/health/condition.js';
+import type { Metrics } from '../csi/metrics.js';
 
-export const CONTROLLER_CAPABILITIES: ControllerCapabilityName[] = ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'GET_VOLUME', 'SINGLE_NODE_MULTI_WRITER'];
+/**
+ * LIST_VOLUMES + GET_VOLUME + VOLUME_CONDITION is what the external-health-monitor-controller
+ * needs to start; with VOLUME_CONDITION every ListVolumes entry and ControllerGetVolume answer
+ * carries a volume_condition.
+ */
+export const CONTROLLER_CAPABILITIES: ControllerCapabilityName[] = ['CREATE_DELETE_VOLUME', 'LIST_VOLUMES', 'GET_CAPACITY', 'GET_VOLUME', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'];
+
+export interface ControllerServiceOptions {
+  health?: ControllerHealth;
+  metrics?: Metrics;
+}
 
 /** CSI names are at most 128 bytes (spec "Size Limits"); control characters are refused. */
 const MAX_NAME_BYTES = 128;
@@ -52,7 +65,15 @@ function poolsOfTopology(t: Topology): string[] {
 export class ControllerService {
   private listCache: { stamp: string; all: { volume: PoolVolume; config: PoolConfig; pool: Pool }[] } | undefined;
 
-  constructor(private readonly pools: PoolSet) {}
+  constructor(
+    private readonly pools: PoolSet,
+    private readonly opts: ControllerServiceOptions = {},
+  ) {}
+
+  private condition(volume: PoolVolume): { abnormal: boolean; message: string } {
+    const h = this.opts.health?.volumeHealth(volume);
+    return h ? { abnormal: h.abnormal, message: h.message } : { abnormal: false, message: HEALTHY_MESSAGE };
+  }
 
   private openPool(name: string): { config: PoolConfig; pool: Pool } {
     const config = this.pools.config(name);
@@ -113,7 +134,9 @@ export class ControllerService {
     }
     // One writer session: allocation first, so a request that cannot fit logs nothing (retries of
     // it must not use up log entries), then csi/<id>/ and csi/<id>/data.
+    const started = process.hrtime.bigint();
     await pool.createFile(volumeDataPath(ref), size, { ...own, interleave: params.interleave, parents: true });
+    this.opts.metrics?.observeAllocation(poolName, Number(process.hrtime.bigint() - started) / 1e9);
     const created = findVolume(pool, ref)!;
     return { volume: volumeMessage(config, pool, created) };
   }
@@ -202,7 +225,7 @@ export class ControllerService {
     const max = req.max_entries > 0 ? req.max_entries : all.length;
     const page = all.slice(lo, lo + max);
     return {
-      entries: page.map(({ volume, config, pool }) => ({ volume: volumeMessage(config, pool, volume), status: { published_node_ids: [] } })),
+      entries: page.map(({ volume, config, pool }) => ({ volume: volumeMessage(config, pool, volume), status: { published_node_ids: [], volume_condition: this.condition(volume) } })),
       next_token: lo + max < all.length ? page[page.length - 1]!.volume.volumeId : '',
     };
   }
@@ -235,7 +258,7 @@ export class ControllerService {
 
   async controllerGetVolume(req: ControllerGetVolumeRequest): Promise<ControllerGetVolumeResponse> {
     const { config, pool, volume } = this.lookupVolume(req.volume_id);
-    return { volume: volumeMessage(config, pool, volume), status: { published_node_ids: [] } };
+    return { volume: volumeMessage(config, pool, volume), status: { published_node_ids: [], volume_condition: this.condition(volume) } };
   }
 
   async getCapabilities(): Promise<ControllerGetCapabilitiesResponse> {

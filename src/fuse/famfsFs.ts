@@ -5,6 +5,9 @@ import { FuseErrno } from './ops.js';
 import type { FuseOps, Negotiated } from './ops.js';
 import { FuseFamfsFileType, LOG_OFFSET, SUPERBLOCK_SIZE, encodeGetFmapReply, mapFileRange } from '../famfs/index.js';
 import type { FamfsNode, Fmap, Pool } from '../famfs/index.js';
+import { damageUnder } from '../famfs/health/damage.js';
+import { describeError } from '../famfs/health/memoryError.js';
+import type { MemoryError } from '../famfs/health/memoryError.js';
 
 const E = constants.errno;
 const S_IFDIR = 0o040000;
@@ -51,7 +54,12 @@ export class FamfsFileSystem implements FuseOps {
 
   constructor(
     private readonly pool: Pool,
-    private readonly opts: { daxdevPath?: string; onChange?(): void } = {},
+    private readonly opts: {
+      daxdevPath?: string;
+      onChange?(): void;
+      /** Memory errors on the pool's device now: I/O touching them fails with EIO. */
+      memoryErrors?(): readonly MemoryError[];
+    } = {},
   ) {
     this.reindex();
   }
@@ -161,6 +169,8 @@ export class FamfsFileSystem implements FuseOps {
     const s = this.served(nodeid);
     if (s.kind === 'root' || s.kind === 'metaDir' || (s.kind === 'node' && s.node.kind === 'dir')) throw new FuseErrno(E.EISDIR);
     if (s.kind === 'meta' && (flags & O_ACCMODE) !== O_RDONLY) throw new FuseErrno(E.EACCES, '.meta files are read-only');
+    const disabled = this.opts.memoryErrors?.().find((e) => e.range === null);
+    if (disabled) throw new FuseErrno(E.EIO, `device disabled by a memory error: ${describeError(disabled)}`);
     // Served path: direct I/O, so every read and write reaches the shared memory and no node keeps
     // a stale page cache; mmap still works (FUSE_DIRECT_IO_ALLOW_MMAP). DAX path: the kernel
     // maps the memory itself after GET_FMAP.
@@ -175,11 +185,21 @@ export class FamfsFileSystem implements FuseOps {
     return { fileSize: s.node.size, fmap: s.node.fmap, base: 0 };
   }
 
+  /** EIO when the file range lies on memory with an error (served path: no wrong bytes, ever). */
+  private checkMemory(t: { fileSize: number; fmap: Fmap | null; base: number }, offset: number, length: number): void {
+    const errors = this.opts.memoryErrors?.();
+    if (!errors || errors.length === 0) return;
+    const fmap: Fmap = t.fmap ?? { kind: 'simple', extents: [{ devIndex: 0, offset: t.base, length: t.fileSize }] };
+    const hit = damageUnder(fmap, t.fileSize, offset, length, errors);
+    if (hit) throw new FuseErrno(E.EIO, `file bytes ${offset}+${length} touch a memory error: ${describeError(hit)}`);
+  }
+
   /** Returns views of the device memory itself: the kernel copies straight from the pool. */
   read(nodeid: number, _fh: number, offset: number, size: number): Buffer[] {
     const t = this.dataTarget(nodeid);
     if (offset >= t.fileSize || size === 0) return [];
     const length = Math.min(size, t.fileSize - offset);
+    this.checkMemory(t, offset, length);
     const dev = this.pool.device;
     if (!t.fmap) return dev.views(t.base + offset, length);
     return mapFileRange(t.fmap, t.fileSize, offset, length).flatMap((seg) => dev.views(seg.deviceOffset, seg.length));
@@ -191,6 +211,7 @@ export class FamfsFileSystem implements FuseOps {
     if (data.length === 0) return 0;
     if (offset >= t.fileSize) throw new FuseErrno(E.EFBIG, 'famfs files never grow');
     const length = Math.min(data.length, t.fileSize - offset);
+    this.checkMemory(t, offset, length);
     for (const seg of mapFileRange(t.fmap, t.fileSize, offset, length)) {
       let from = seg.fileOffset - offset;
       for (const view of this.pool.device.views(seg.deviceOffset, seg.length)) from += data.copy(view, 0, from, from + view.length);

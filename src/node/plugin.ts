@@ -1,4 +1,5 @@
-import { accessSync, constants as fsc, mkdirSync, realpathSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { accessSync, constants as fsc, existsSync, mkdirSync, realpathSync } from 'node:fs';
 import type { DriverConfig } from '../csi/config.js';
 import { DEFAULT_KUBELET_DIR } from '../csi/config.js';
 import { KeyedLocks } from '../csi/locks.js';
@@ -12,6 +13,20 @@ import { Mounter } from './mounter.js';
 import type { MounterOptions } from './mounter.js';
 import { PoolServers } from './poolServers.js';
 import { NodeService } from './service.js';
+import { KmsgReader } from '../famfs/health/kmsg.js';
+import { Metrics } from '../csi/metrics.js';
+import { startMetricsServer } from '../csi/metricsServer.js';
+import type { MetricsServer } from '../csi/metricsServer.js';
+import { HealthMonitor } from '../csi/health/monitor.js';
+import { poolSources } from '../csi/health/sources.js';
+import { connectFromSettings, eventRecorder, reportChannel } from '../csi/health/setup.js';
+import type { HealthSettings } from '../csi/health/setup.js';
+import { VolumeEventEmitter } from '../csi/health/transitions.js';
+import { ClaimLookup } from '../csi/kube/lookup.js';
+import { DRIVER_NAME } from '../csi/identity.js';
+import type { EventTarget } from '../csi/kube/events.js';
+import { NodeHealth, serverStartedMs } from './health.js';
+import { PoolReaders } from './poolReaders.js';
 
 export interface NodePluginOptions {
   config: DriverConfig;
@@ -31,6 +46,14 @@ export interface NodePluginOptions {
   /** How long NodeStage waits for a new volume to show up in the pool mount (default 5 s). */
   volumeWaitMs?: number;
   mounter?: MounterOptions;
+  /** Kubernetes, reports to the controller and the memory error poll period. */
+  health?: HealthSettings;
+  /** The kernel log to read famfs memory errors from (default /dev/kmsg; 'off': none). */
+  kmsg?: string;
+  /** sysfs root for pmem bad blocks (default /sys). */
+  sysfsRoot?: string;
+  /** host:port for GET /metrics (none: no metrics endpoint). */
+  metricsAddress?: string;
 }
 
 export interface RunningNodePlugin {
@@ -38,6 +61,9 @@ export interface RunningNodePlugin {
   socketPath: string;
   service: NodeService;
   servers: PoolServers;
+  health: NodeHealth;
+  metrics: Metrics;
+  metricsServer?: MetricsServer;
   stateDir: string;
   kubeletDir: string;
   /**
@@ -65,6 +91,43 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
     cliCommand: opts.cliCommand,
     startTimeoutMs: opts.serverStartTimeoutMs,
   });
+  const { logger, config } = opts;
+  const settings = opts.health ?? {};
+  const nodeId = config.nodeId ?? hostname();
+  const kube = connectFromSettings(settings, logger);
+  const kmsg = opts.kmsg === 'off' ? undefined : new KmsgReader({ path: opts.kmsg, onProblem: (problem) => logger.warn('kernel log', { path: opts.kmsg ?? '/dev/kmsg', problem }) });
+  const readers = new PoolReaders(config.pools);
+  const monitor = new HealthMonitor({
+    pools: config.pools.map((p) => poolSources(p, { logger, kmsg, sysfsRoot: opts.sysfsRoot, poolsOnHost: config.pools.length, mountStartedMs: (pool) => serverStartedMs(servers.mountpoint(pool)) })),
+    logger,
+    node: nodeId,
+    intervalMs: settings.intervalMs,
+  });
+  const claims = kube ? new ClaimLookup(kube, { driver: DRIVER_NAME }) : undefined;
+  // Pods that use a volume on this node, from the mount table; their names come from the API server.
+  const targetsOf = async (volumeId: string): Promise<EventTarget[]> => {
+    const uids = health.podsOf(volumeId);
+    if (!claims) return uids.map((uid) => ({ kind: 'Pod', namespace: '-', name: uid, uid }));
+    return uids.length > 0 ? claims.podsOnNode(nodeId, uids) : [];
+  };
+  const health: NodeHealth = new NodeHealth({
+    nodeId,
+    pools: config.pools,
+    kubeletDir: existsSync(kubeletDir) ? realpathSync(kubeletDir) : kubeletDir,
+    monitor,
+    readers,
+    logger,
+    channel: reportChannel(settings, kube, stateDir),
+    events: new VolumeEventEmitter(eventRecorder(kube, 'famfs-csi-node', nodeId, logger), targetsOf, logger),
+  });
+  const metrics = new Metrics('node', { node: nodeId });
+  metrics.setPoolSource(() =>
+    config.pools.flatMap((p) => {
+      const s = readers.stats(p.name);
+      return s ? [{ pool: p.name, sizeBytes: s.deviceSize, freeBytes: s.freeBytes, largestFreeBytes: s.largestFreeRun, volumes: s.files, logEntriesUsed: s.logEntriesUsed, logEntriesFree: s.logEntriesFree }] : [];
+    }),
+  );
+  metrics.setHealthSource(() => health.counts());
   const service = new NodeService({
     pools: opts.config.pools,
     nodeId: opts.config.nodeId,
@@ -74,6 +137,7 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
     mounter,
     servers,
     volumeWaitMs: opts.volumeWaitMs,
+    health,
   });
   const ready = () => {
     try {
@@ -83,7 +147,7 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
       return false;
     }
   };
-  const ctx = { logger: opts.logger, locks: new KeyedLocks(opts.lockTimeoutMs ?? 60_000) };
+  const ctx = { logger: opts.logger, locks: new KeyedLocks(opts.lockTimeoutMs ?? 60_000), metrics };
   const server = new CsiServer(opts.logger);
   // The node's Identity reports the same plugin capabilities as the controller's.
   server.addService(csi.Identity.service, serviceImplementation('Identity', identityRpcs({ version: packageVersion(), services: ['VOLUME_ACCESSIBILITY_CONSTRAINTS'], ready }), ctx));
@@ -93,16 +157,24 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
   // Report at once what a predecessor left behind (adopted pool mounts, dead servers).
   void servers.checkHealth();
   if ((opts.healthIntervalMs ?? 10_000) > 0) servers.startHealthChecks(opts.healthIntervalMs ?? 10_000);
+  const metricsServer = opts.metricsAddress ? await startMetricsServer(opts.metricsAddress, metrics, logger) : undefined;
+  health.start();
   return {
     server,
     socketPath,
     service,
     servers,
+    health,
+    metrics,
+    metricsServer,
     stateDir,
     kubeletDir,
     async stop(graceMs?: number) {
       servers.stopHealthChecks();
+      health.stop();
+      kmsg?.stop();
       await server.shutdown(graceMs);
+      await metricsServer?.close();
     },
   };
 }

@@ -34,6 +34,8 @@ import type { PathPolicy } from './paths.js';
 import { FUSE_FSTYPE } from './poolServers.js';
 import type { PoolServers } from './poolServers.js';
 import { isDeadMountCode, probePath, sleep } from './probe.js';
+import type { NodeHealth } from './health.js';
+import { HEALTHY_MESSAGE } from '../csi/health/condition.js';
 
 /**
  * The CSI Node service (DESIGN decisions 6-8).
@@ -73,6 +75,8 @@ export interface NodeServiceOptions {
   volumeWaitMs?: number;
   /** stat timeout for paths on FUSE mounts (default 5 s). */
   probeTimeoutMs?: number;
+  /** Memory errors under volumes: stats conditions and refused stages. */
+  health?: NodeHealth;
 }
 
 /** The famfs path of a volume's directory, as the root field of its bind mounts shows it. */
@@ -255,6 +259,10 @@ export class NodeService {
     const staging = checkTargetPath('staging_target_path', req.staging_target_path, this.policy);
     const { ref, pool } = this.volume(req.volume_id);
     this.checkPool(pool, req.volume_id, req.volume_context?.poolUuid);
+    const health = this.opts.health?.volumeHealth(ref);
+    if (health?.abnormal) {
+      throw failedPrecondition(`volume ${req.volume_id}: not staging a volume whose memory has errors: ${health.message}. Clear the errors first (emulated pools: famfs-csi pool clear-errors; devdax: see README "When memory fails")`);
+    }
 
     const existing = findMount(staging);
     if (existing) {
@@ -378,12 +386,14 @@ export class NodeService {
     const probe = await probePath(data, this.probeTimeoutMs);
     if (probe.ok) {
       const size = probe.stats.size;
+      const health = this.opts.health?.volumeHealth(ref);
+      if (health?.abnormal) this.log.warn('volume is abnormal', { volume: req.volume_id, volume_path: req.volume_path, condition: health.message });
       return {
         usage: [
           { unit: 'BYTES', total: size, used: size, available: 0 },
           { unit: 'INODES', total: 1, used: 1, available: 0 },
         ],
-        volume_condition: { abnormal: false, message: 'volume is healthy' },
+        volume_condition: health?.abnormal ? { abnormal: true, message: health.message } : { abnormal: false, message: HEALTHY_MESSAGE },
       };
     }
     const poolMount = this.opts.servers.mountpoint(ref.pool);

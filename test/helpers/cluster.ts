@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseConfig } from '../../src/csi/config.js';
 import { createLogger } from '../../src/csi/logger.js';
 import { startControllerPlugin } from '../../src/controller/plugin.js';
+import type { ControllerPluginOptions } from '../../src/controller/plugin.js';
+import type { PoolConfig } from '../../src/csi/config.js';
 import { CsiTestClient } from './csiClient.js';
 import { mountCapability } from './nodePlugin.js';
 
@@ -18,21 +20,25 @@ export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.ur
 
 export interface TestController {
   client: CsiTestClient;
-  create(name: string, bytes?: number): Promise<{ volume_id: string; volume_context: Record<string, string>; capacity_bytes: string }>;
+  create(name: string, bytes?: number, parameters?: Record<string, string>): Promise<{ volume_id: string; volume_context: Record<string, string>; capacity_bytes: string }>;
   delete(volumeId: string): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function testController(dir: string, device: string): Promise<TestController> {
-  const config = parseConfig({ stateDir: join(dir, 'controller'), pools: [{ name: 'pool0', device, reclaim: 'safe', relaxStripeBuckets: true }] });
+/** A controller plugin on `device` (pool0), or on `pools`; `extra` adds plugin options (health, metrics). */
+export async function testController(dir: string, device: string, extra: Partial<ControllerPluginOptions> & { pools?: { name: string; device: string }[] } = {}): Promise<TestController & { plugin: Awaited<ReturnType<typeof startControllerPlugin>> }> {
+  const pools = (extra.pools ?? [{ name: 'pool0', device }]).map((p) => ({ ...p, reclaim: 'safe', relaxStripeBuckets: true }));
+  const config = parseConfig({ stateDir: join(dir, 'controller'), pools });
   const socket = join(dir, 'controller.sock');
-  const plugin = await startControllerPlugin({ config, endpoint: socket, logger: createLogger({ silent: process.env.FAMFS_TEST_LOG === undefined }) });
-  if (!plugin.pools.ready) throw new Error(`controller: pool0 not open: ${plugin.pools.problem('pool0')}`);
+  const plugin = await startControllerPlugin({ config, endpoint: socket, logger: createLogger({ silent: process.env.FAMFS_TEST_LOG === undefined }), ...extra });
+  const notOpen = config.pools.find((p: PoolConfig) => !plugin.pools.get(p.name));
+  if (notOpen) throw new Error(`controller: ${notOpen.name} not open: ${plugin.pools.problem(notOpen.name)}`);
   const client = new CsiTestClient(socket);
   return {
     client,
-    async create(name, bytes = 4 * 1024 * 1024) {
-      const res = await client.call('CreateVolume', { name, capacity_range: { required_bytes: String(bytes) }, volume_capabilities: [mountCapability()] });
+    plugin,
+    async create(name, bytes = 4 * 1024 * 1024, parameters: Record<string, string> = {}) {
+      const res = await client.call('CreateVolume', { name, capacity_range: { required_bytes: String(bytes) }, volume_capabilities: [mountCapability()], parameters });
       return res.volume;
     },
     async delete(volumeId) {

@@ -17,6 +17,7 @@ interface DaxAddon {
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   funlock(fd: number): void;
   cacheFlushMethod(): string;
+  probeRead(view: Uint8Array, offset: number, length: number, stride: number): number;
 }
 
 function findAddon(): string {
@@ -49,4 +50,14 @@ export function zeroMemory(view: Uint8Array, offset = 0, length = view.length - 
 /** Pre-faults the pages of a range about to be read (a big log maps in one go, not per 4 KiB). */
 export function populatePages(view: Uint8Array, offset = 0, length = view.length - offset): void {
   addon.populate(view, offset, length);
+}
+
+/**
+ * Reads one byte every `stride` bytes of the range (and its last byte) under a SIGBUS guard, so a
+ * poisoned page (BUS_MCEERR_AR) or an emulated device file truncated under its mapping is reported
+ * instead of killing the process. Returns -1 when every byte read fine, else the offset (relative
+ * to `view`) of the byte that faulted. A SIGBUS outside a probe behaves as it would without it.
+ */
+export function probeRead(view: Uint8Array, offset = 0, length = view.length - offset, stride = 4096): number {
+  return addon.probeRead(view, offset, length, stride);
 }
