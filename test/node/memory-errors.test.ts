@@ -91,11 +91,11 @@ test('a poison range inside volume A: both nodes and the controller report A abn
   for (const id of ['node-a', 'node-b']) {
     const dir = join(s.dir, id);
     mkdirSync(dir);
-    const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: id, dir, plugin: { health, kmsg: 'off' } });
+    const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: id, dir, plugin: { health, kmsg: 'off', metricsAddress: '127.0.0.1:0' } });
     t.after(n.cleanup);
     nodes.push(n);
   }
-  const ctl = await testController(s.dir, pool.path, { health });
+  const ctl = await testController(s.dir, pool.path, { health, metricsAddress: '127.0.0.1:0' });
   t.after(ctl.stop);
 
   const a = await ctl.create('vol-a', 4 * MiB);
@@ -153,6 +153,19 @@ test('a poison range inside volume A: both nodes and the controller report A abn
   assert.equal(byId.get(a.volume_id), true);
   assert.equal(byId.get(b.volume_id), false);
   assert.equal((await ctl.client.call('ControllerGetVolume', { volume_id: b.volume_id })).status.volume_condition.abnormal, false);
+
+  // Metrics: the error by pool, kind and source; one abnormal volume; pool gauges; RPC and allocation histograms.
+  const nodeMetrics = await (await fetch(nodes[0]!.plugin.metricsServer!.url)).text();
+  assert.match(nodeMetrics, /famfs_csi_memory_errors\{[^}]*pool="pool0"[^}]*kind="poison"[^}]*source="emulated"[^}]*\} 1/);
+  assert.match(nodeMetrics, /famfs_csi_volumes_abnormal\{[^}]*pool="pool0"[^}]*\} 1/);
+  assert.match(nodeMetrics, /famfs_csi_rpc_duration_seconds_count\{[^}]*method="NodeGetVolumeStats"[^}]*code="OK"[^}]*\} \d+/);
+  const ctlMetrics = await (await fetch(ctl.plugin.metricsServer!.url)).text();
+  assert.match(ctlMetrics, /famfs_csi_pool_size_bytes\{[^}]*pool="pool0"[^}]*\} 67108864/);
+  assert.match(ctlMetrics, /famfs_csi_pool_volumes\{[^}]*pool="pool0"[^}]*\} 2/);
+  assert.match(ctlMetrics, /famfs_csi_pool_log_entries_free\{[^}]*pool="pool0"[^}]*\} \d+/);
+  assert.match(ctlMetrics, /famfs_csi_allocation_duration_seconds_count\{[^}]*pool="pool0"[^}]*\} 2/);
+  assert.match(ctlMetrics, /famfs_csi_volumes_abnormal\{[^}]*pool="pool0"[^}]*\} 1/);
+  assert.match(ctlMetrics, /famfs_csi_rpc_duration_seconds_count\{[^}]*method="CreateVolume"[^}]*code="OK"[^}]*\} 2/);
 
   // NodeStage of the affected volume is refused; of the other volume it works.
   const refused = await nodes[0]!.client.fail('NodeStageVolume', nodes[0]!.stageRequest(a.volume_id, 'pv-a-again'));
