@@ -8,6 +8,7 @@ import { controllerCommand } from './controller.js';
 import { nodeCommand } from './node.js';
 import { csiCommand } from './csiClient.js';
 import { mountCommand } from './mount.js';
+import { poolServersCommand } from './poolServers.js';
 import { ConfigError } from '../csi/config.js';
 
 const USAGE = `famfs-csi: shared memory (famfs on CXL / fabric-attached dax) for Kubernetes
@@ -19,6 +20,7 @@ Commands:
   controller   run the CSI controller plugin (Identity + Controller services)
   node         run the CSI node plugin (Identity + Node services) on this node
   mount        serve a pool as a FUSE file system (started by the node plugin)
+  pool-servers keep one FUSE server per configured pool running (node plugin --pool-servers external)
   csi          call one CSI RPC on a plugin socket and print the answer
   pool         format, check, list and edit famfs pools (see famfs-csi pool help)
   version      print the version
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number> {
       return csiCommand(rest);
     case 'mount':
       return mountCommand(rest);
+    case 'pool-servers':
+      return poolServersCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`famfs-csi ${version()}\n`);

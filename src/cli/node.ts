@@ -18,7 +18,7 @@ export async function nodeCommand(argv: string[]): Promise<number> {
     process.stdout.write(NODE_USAGE);
     return 0;
   }
-  const plugin = await startNodePlugin({ config: s.config, endpoint: s.endpoint, logger: s.logger, socketMode: s.socketMode, health: s.health, metricsAddress: s.metricsAddress, kmsg: s.kmsg, sysfsRoot: s.sysfsRoot });
+  const plugin = await startNodePlugin({ config: s.config, endpoint: s.endpoint, logger: s.logger, socketMode: s.socketMode, health: s.health, metricsAddress: s.metricsAddress, kmsg: s.kmsg, sysfsRoot: s.sysfsRoot, poolServers: s.poolServers });
   onTerminationSignals(s.logger, () => plugin.stop());
   await new Promise(() => undefined); // serve until a signal stops the process
   return 0;

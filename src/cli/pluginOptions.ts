@@ -25,6 +25,7 @@ export const PLUGIN_OPTIONS = {
   'health-interval': { type: 'string' },
   kmsg: { type: 'string' },
   'sysfs-root': { type: 'string' },
+  'pool-servers': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -54,6 +55,9 @@ export const PLUGIN_OPTIONS_USAGE = `  --config FILE         YAML configuration 
                         how often memory error sources are polled (default 2s)
   --kmsg PATH|off       node: kernel log with famfs memory errors (default /dev/kmsg)
   --sysfs-root DIR      node: sysfs, for pmem bad blocks (default /sys)
+  --pool-servers MODE   node: spawn (start a famfs-csi mount per pool) or external (a famfs-csi
+                        pool-servers process serves the pools; env FAMFS_CSI_POOL_SERVERS;
+                        default spawn)
 `;
 
 export interface PluginSettings {
@@ -66,6 +70,7 @@ export interface PluginSettings {
   metricsAddress: string | undefined;
   kmsg: string | undefined;
   sysfsRoot: string | undefined;
+  poolServers: 'spawn' | 'external';
 }
 
 export function pluginSettings(argv: string[]): PluginSettings {
@@ -73,7 +78,7 @@ export function pluginSettings(argv: string[]): PluginSettings {
   const logFormat = values['log-format'];
   if (logFormat !== undefined && logFormat !== 'json' && logFormat !== 'text') throw new UsageError(`--log-format: "${logFormat}" must be json or text`);
   const logger = createLogger({ level: values['log-level'], format: logFormat });
-  if (values.help) return { config: { stateDir: '', nodeId: undefined, pools: [] }, endpoint: '', socketMode: 0o600, logger, help: true, health: {}, metricsAddress: undefined, kmsg: undefined, sysfsRoot: undefined };
+  if (values.help) return { config: { stateDir: '', nodeId: undefined, pools: [] }, endpoint: '', socketMode: 0o600, logger, help: true, health: {}, metricsAddress: undefined, kmsg: undefined, sysfsRoot: undefined, poolServers: 'spawn' };
   const file = values.config ?? process.env.FAMFS_CSI_CONFIG;
   const flagPools = (values.pool ?? []).map(parsePoolFlag);
   let config: DriverConfig;
@@ -100,7 +105,10 @@ export function pluginSettings(argv: string[]): PluginSettings {
       throw new UsageError(`--health-reports: ${(e as Error).message}`);
     }
   }
+  const poolServers = values['pool-servers'] ?? process.env.FAMFS_CSI_POOL_SERVERS ?? 'spawn';
+  if (poolServers !== 'spawn' && poolServers !== 'external') throw new UsageError(`--pool-servers: "${poolServers}" must be spawn or external`);
   return {
+    poolServers,
     config,
     endpoint: values.endpoint ?? process.env.CSI_ENDPOINT ?? 'unix:///csi/csi.sock',
     socketMode: values['socket-mode'] === undefined ? 0o600 : parseMode('--socket-mode', values['socket-mode']),

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { FamfsError, Pool, existingSystemUuid } from '../famfs/index.js';
 import { deviceRangesOf } from '../famfs/health/damage.js';
@@ -89,6 +90,21 @@ function fileRanges(device: string, pool: string | undefined, values: { volume?:
   }
 }
 
+/** Options a command does not use are refused rather than silently ignored. */
+function refuse(command: string, values: Record<string, unknown>, names: string[]): void {
+  for (const n of names) if (values[n] !== undefined) throw new UsageError(`pool ${command}: --${n} does not apply here`);
+}
+
+function checkInsideDevice(device: string, range: ByteRange): void {
+  let size: number;
+  try {
+    size = statSync(device).size;
+  } catch {
+    return; // injectError reports a missing device
+  }
+  if (range.offset + range.length > size) throw new UsageError(`--offset/--length: ${range.offset}+${range.length} ends past the end of ${device} (${size} bytes)`);
+}
+
 export async function poolInjectError(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   if (values.help) {
@@ -109,7 +125,11 @@ export async function poolInjectError(argv: string[]): Promise<number> {
     const offset = parseOffset('--offset', values.offset);
     const length = parseOffset('--length', values.length);
     if (length === 0) throw new UsageError('--length: must be more than 0 bytes');
-    ranges = values.volume !== undefined || values.file !== undefined ? fileRanges(device, pool, values, offset, length) : [{ offset, length }];
+    if (values.volume !== undefined || values.file !== undefined) ranges = fileRanges(device, pool, values, offset, length);
+    else {
+      checkInsideDevice(device, { offset, length });
+      ranges = [{ offset, length }];
+    }
   }
   const entries = ranges.map((range) => injectError(device, { range, kind }));
   if (values.json) printJson({ device, list: poisonListPath(device), injected: entries });
@@ -123,11 +143,13 @@ export async function poolClearErrors(argv: string[]): Promise<number> {
     process.stdout.write(POOL_ERRORS_USAGE);
     return 0;
   }
+  refuse('clear-errors', values, ['volume', 'file', 'kind', 'whole-device']);
   const { device } = resolveDevice('clear-errors', positionals, values);
   let range: ByteRange | undefined;
   if (values.offset !== undefined || values.length !== undefined) {
     if (values.offset === undefined || values.length === undefined) throw new UsageError('clear-errors: --offset and --length go together');
     range = { offset: parseOffset('--offset', values.offset), length: parseOffset('--length', values.length) };
+    if (range.length === 0) throw new UsageError('--length: must be more than 0 bytes');
   }
   const removed = clearErrors(device, range);
   if (values.json) printJson({ device, cleared: removed });
@@ -137,6 +159,11 @@ export async function poolClearErrors(argv: string[]): Promise<number> {
 
 export async function poolListErrors(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
+  if (values.help) {
+    process.stdout.write(POOL_ERRORS_USAGE);
+    return 0;
+  }
+  refuse('errors', values, ['volume', 'file', 'kind', 'whole-device', 'offset', 'length']);
   const { device } = resolveDevice('errors', positionals, values);
   printEntries(readPoisonList(device), values.json, device);
   return 0;

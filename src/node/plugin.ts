@@ -54,6 +54,8 @@ export interface NodePluginOptions {
   sysfsRoot?: string;
   /** host:port for GET /metrics (none: no metrics endpoint). */
   metricsAddress?: string;
+  /** spawn: start pool FUSE servers; external: a `famfs-csi pool-servers` process does (default spawn). */
+  poolServers?: 'spawn' | 'external';
 }
 
 export interface RunningNodePlugin {
@@ -90,6 +92,7 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
     mounter,
     cliCommand: opts.cliCommand,
     startTimeoutMs: opts.serverStartTimeoutMs,
+    mode: opts.poolServers,
   });
   const { logger, config } = opts;
   const settings = opts.health ?? {};

@@ -54,6 +54,17 @@ export interface PoolServersOptions {
   startTimeoutMs?: number;
   /** stat timeout when probing a mount (default 5 s). */
   probeTimeoutMs?: number;
+  /**
+   * spawn (default): start `famfs-csi mount` servers as needed. external: never start one; wait
+   * for a separate long-lived `famfs-csi pool-servers` process to serve the pool (in a cluster, its
+   * own DaemonSet, so upgrading the node plugin never takes a pool mount down).
+   */
+  mode?: 'spawn' | 'external';
+}
+
+/** The `famfs-csi mount` arguments that serve `pool` at `mountpoint`. */
+export function mountArgs(pool: PoolConfig, mountpoint: string): string[] {
+  return ['mount', '--pool', pool.name, '--device', pool.device, '--mountpoint', mountpoint, '--reclaim', pool.reclaim];
 }
 
 export function defaultCliCommand(): string[] {
@@ -116,6 +127,7 @@ export class PoolServers {
   }
 
   private async ensureMountedNow(pool: PoolConfig): Promise<string> {
+    if (this.opts.mode === 'external') return this.awaitExternal(pool);
     const mp = this.mountpoint(pool.name);
     const log = this.opts.logger;
     for (let attempt = 0; attempt < 8; attempt++) {
@@ -139,6 +151,22 @@ export class PoolServers {
     throw unavailable(`pool ${pool.name}: could not clear the dead mounts stacked at ${mp}`);
   }
 
+  /** External servers: wait (up to the start timeout) until the pool's mount answers. */
+  private async awaitExternal(pool: PoolConfig): Promise<string> {
+    const mp = this.mountpoint(pool.name);
+    const deadline = Date.now() + this.startTimeoutMs;
+    for (;;) {
+      const st = await this.state(pool.name);
+      if (st.state === 'healthy') return mp;
+      if (st.state === 'foreign') throw failedPrecondition(`pool ${pool.name}: ${mp} holds a ${st.mount.fsType} mount of ${st.mount.source}, not a famfs FUSE mount; unmount it`);
+      if (Date.now() > deadline) {
+        const what = st.state === 'absent' ? 'is not mounted' : `is ${st.state} (${st.error})`;
+        throw unavailable(`pool ${pool.name}: ${mp} ${what}; with --pool-servers external the famfs-csi pool-servers process on this node serves it (is its pod running? see its log)`);
+      }
+      await sleep(100);
+    }
+  }
+
   private async start(pool: PoolConfig): Promise<void> {
     const mp = this.mountpoint(pool.name);
     const log = this.opts.logger;
@@ -149,7 +177,7 @@ export class PoolServers {
     const logStart = existsSync(logPath) ? statSync(logPath).size : 0;
     const fd = openSync(logPath, 'a', 0o640);
     const [file, ...prefix] = this.cliCommand;
-    const args = [...prefix, 'mount', '--pool', pool.name, '--device', pool.device, '--mountpoint', mp, '--reclaim', pool.reclaim];
+    const args = [...prefix, ...mountArgs(pool, mp)];
     let exited: string | undefined;
     let child;
     try {

@@ -56,3 +56,11 @@ test('the schema check catches a misspelt field and a wrong type (it fails hones
   assert.match(errors, /unknown field "mountPropogation"/);
   assert.match(errors, /image must be string/);
 });
+
+test('NOTES.txt renders (helm install --dry-run=client, no cluster), also without StorageClasses', () => {
+  for (const set of [[], ['storageClasses=null', 'poolServers.enabled=false']]) {
+    const r = helm(['install', 'famfs-csi', CHART_DIR, '--namespace', 'famfs-csi', '--dry-run=client', ...set.flatMap((s) => ['--set', s])]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /NOTES:\nfamfs-csi .* is installed in namespace famfs-csi/);
+  }
+});

@@ -73,7 +73,7 @@ test('ControllerGetVolume: required id, unknown volumes, an existing volume', as
 test('ControllerGetCapabilities lists exactly what the controller implements', async (t) => {
   const env = await startPlugin(t);
   const r = await env.client.call<{ capabilities: { rpc: { type: string } }[] }>('ControllerGetCapabilities', {});
-  assert.deepEqual(r.capabilities.map((x) => x.rpc.type).sort(), ['CREATE_DELETE_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_VOLUMES', 'SINGLE_NODE_MULTI_WRITER']);
+  assert.deepEqual(r.capabilities.map((x) => x.rpc.type).sort(), ['CREATE_DELETE_VOLUME', 'GET_CAPACITY', 'GET_VOLUME', 'LIST_VOLUMES', 'SINGLE_NODE_MULTI_WRITER', 'VOLUME_CONDITION']);
 });
 
 test('RPCs the controller does not implement are UNIMPLEMENTED', async (t) => {

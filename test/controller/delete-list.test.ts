@@ -108,7 +108,7 @@ test('ListVolumes: entries, max_entries and next_token', async (t) => {
   assert.equal(e.volume.capacity_bytes, String(2 * MiB));
   assert.deepEqual(Object.keys(e.volume.volume_context).sort(), ['path', 'pool', 'poolUuid']);
   assert.deepEqual(e.volume.accessible_topology, [{ segments: { 'famfs.csi.io/pool-p0': 'true' } }]);
-  assert.deepEqual(e.status, { published_node_ids: [], volume_condition: null });
+  assert.deepEqual(e.status, { published_node_ids: [], volume_condition: { abnormal: false, message: 'volume is healthy: no memory errors under it' } });
 
   const p1 = await c.call<ListResponse>('ListVolumes', { max_entries: 3 });
   assert.deepEqual(p1.entries.map((x) => x.volume.volume_id), ids.slice(0, 3));

@@ -164,7 +164,7 @@ export function poisonEntryToError(device: string, e: PoisonEntry): MemoryError 
 /**
  * The emulated poison list as an error source. The file is re-read only when it changed (inode,
  * size or mtime), so polling it often costs one stat. A list that cannot be parsed keeps the
- * last good answer and reports the problem through onProblem.
+ * last good answer and reports the problem through onProblem, once per version of the file.
  */
 export class EmulatedPoisonSource implements ErrorSource {
   readonly name = 'emulated' as const;
@@ -187,9 +187,10 @@ export class EmulatedPoisonSource implements ErrorSource {
     }
     const stamp = `${st.ino}:${st.size}:${st.mtimeNs}`;
     if (stamp !== this.stamp) {
+      // A corrupt list is reported once per version of the file, not on every poll.
+      this.stamp = stamp;
       try {
         this.current = readPoisonList(this.device).map((e) => poisonEntryToError(this.device, e));
-        this.stamp = stamp;
       } catch (e) {
         this.onProblem((e as Error).message);
       }
