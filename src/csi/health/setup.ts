@@ -30,9 +30,7 @@ export function parseReportsSpec(spec: string): { kind: 'kubernetes' } | { kind:
 }
 
 export function connectFromSettings(s: HealthSettings, logger: Logger): Kube | undefined {
-  const kube = connectKube({ mode: s.kubernetes ?? 'auto', kubeconfig: s.kubeconfig }, logger);
-  if (kube) logger.info('connected to Kubernetes', { server: kube.server, namespace: kube.namespace });
-  return kube;
+  return connectKube({ mode: s.kubernetes ?? 'auto', kubeconfig: s.kubeconfig }, logger);
 }
 
 export function reportChannel(s: HealthSettings, kube: Kube | undefined, stateDir: string): HealthReportChannel | undefined {
