@@ -2,13 +2,6 @@
 import { readFileSync } from 'node:fs';
 import { isFamfsError } from '../famfs/index.js';
 import { UsageError } from './args.js';
-import { poolCommand } from './pool.js';
-import { localCommand } from './local.js';
-import { controllerCommand } from './controller.js';
-import { nodeCommand } from './node.js';
-import { csiCommand } from './csiClient.js';
-import { mountCommand } from './mount.js';
-import { poolServersCommand } from './poolServers.js';
 import { ConfigError } from '../csi/config.js';
 
 const USAGE = `famfs-csi: shared memory (famfs on CXL / fabric-attached dax) for Kubernetes
@@ -31,23 +24,24 @@ function version(): string {
   return pkg.version;
 }
 
+/** Each command loads only its own modules: `famfs-csi pool ls` does not pay for gRPC or Kubernetes. */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'pool':
-      return poolCommand(rest);
+      return (await import('./pool.js')).poolCommand(rest);
     case 'local':
-      return localCommand(rest);
+      return (await import('./local.js')).localCommand(rest);
     case 'controller':
-      return controllerCommand(rest);
+      return (await import('./controller.js')).controllerCommand(rest);
     case 'node':
-      return nodeCommand(rest);
+      return (await import('./node.js')).nodeCommand(rest);
     case 'csi':
-      return csiCommand(rest);
+      return (await import('./csiClient.js')).csiCommand(rest);
     case 'mount':
-      return mountCommand(rest);
+      return (await import('./mount.js')).mountCommand(rest);
     case 'pool-servers':
-      return poolServersCommand(rest);
+      return (await import('./poolServers.js')).poolServersCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`famfs-csi ${version()}\n`);

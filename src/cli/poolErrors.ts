@@ -96,12 +96,14 @@ function refuse(command: string, values: Record<string, unknown>, names: string[
 }
 
 function checkInsideDevice(device: string, range: ByteRange): void {
-  let size: number;
+  let st;
   try {
-    size = statSync(device).size;
+    st = statSync(device);
   } catch {
     return; // injectError reports a missing device
   }
+  if (!st.isFile()) return; // injectError says it is not an emulated pool
+  const size = st.size;
   if (range.offset + range.length > size) throw new UsageError(`--offset/--length: ${range.offset}+${range.length} ends past the end of ${device} (${size} bytes)`);
 }
 

@@ -54,10 +54,11 @@ export async function startControllerPlugin(opts: ControllerPluginOptions): Prom
   const metrics = new Metrics('controller', { instance });
   const claims = kube ? new ClaimLookup(kube, { driver: DRIVER_NAME }) : undefined;
   // Without Kubernetes the events go to the log, about the volume itself.
-  const targetsOf = async (volumeId: string): Promise<EventTarget[]> => {
+  // A volume without a bound PV (yet) is tried again later (the PV may be created after the error).
+  const targetsOf = async (volumeId: string): Promise<EventTarget[] | undefined> => {
     if (!claims) return [{ kind: 'PersistentVolumeClaim', namespace: '-', name: volumeId, uid: volumeId }];
     const claim = await claims.claimOfVolume(volumeId);
-    return claim ? [claim] : [];
+    return claim ? [claim] : undefined;
   };
   const health = new ControllerHealth({
     pools,

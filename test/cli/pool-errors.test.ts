@@ -328,27 +328,23 @@ describe('pool inject-error: usage errors exit 2 and name the option and value',
     assert.deepEqual(listed(dev), [], 'no usage error changed the list');
   });
 
-  test(
-    'a device range past the end of the device is a usage error (status 2) naming the options',
-    { todo: 'bug: inject-error with a device range past the end of the device exits 1 (FamfsError INVALID from injectError), while the same mistake with --volume/--file exits 2; the message ("range 268435456+4096 ends past the end of <dev> (268435456 bytes)") does not name --offset/--length' },
-    async (t) => {
-      const dev = await pool(t, 256 * MiB);
-      expectUsage(['pool', 'inject-error', dev, '--offset', '256M', '--length', '4K'], /--offset\/--length: 268435456\+4096 ends past the end of/);
-    },
-  );
-
-  test('a device range past the end of the device is refused (today: status 1) and changes nothing', async (t) => {
+  test('a device range past the end of the device is a usage error naming the options, and changes nothing', async (t) => {
     const dev = await pool(t, 64 * MiB);
-    for (const [offset, length] of [
-      ['64M', '4K'],
-      ['0x3fff000', '8K'],
-    ]) {
-      const r = run(['pool', 'inject-error', dev, '--offset', offset!, '--length', length!]);
-      assert.notEqual(r.code, 0, `--offset ${offset} --length ${length}`);
-      assert.match(r.stderr, /ends past the end of .*pool\.dax \(67108864 bytes\)/);
-    }
+    await expectUsageAll([
+      [['pool', 'inject-error', dev, '--offset', '64M', '--length', '4K'], /--offset\/--length: 67108864\+4096 ends past the end of .*pool\.dax \(67108864 bytes\)/],
+      [['pool', 'inject-error', dev, '--offset', '0x3fff000', '--length', '8K'], /--offset\/--length: 67104768\+8192 ends past the end of .*pool\.dax \(67108864 bytes\)/],
+    ]);
     assert.deepEqual(listed(dev), []);
   });
+
+  test(
+    'a ranged error on a device that is not an emulated pool says so',
+    () => {
+      const r = run(['pool', 'inject-error', '/dev/null', '--offset', '0', '--length', '4K']);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /\/dev\/null is not an emulated pool/);
+    },
+  );
 
   test('--help prints the usage', () => {
     for (const command of ['inject-error', 'clear-errors']) {
@@ -359,7 +355,7 @@ describe('pool inject-error: usage errors exit 2 and name the option and value',
     }
   });
 
-  test('errors --help prints the usage', { todo: 'bug: poolListErrors ignores --help: `famfs-csi pool errors --help` exits 2 with "pool errors: missing <device> or --pool NAME"' }, () => {
+  test('errors --help prints the usage', () => {
     const r = run(['pool', 'errors', '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /errors \(<device> \| --pool NAME\)/);
@@ -404,21 +400,21 @@ describe('pool clear-errors', () => {
     assert.deepEqual(json<{ cleared: Entry[] }>(['pool', 'clear-errors', dev]).cleared, []);
   });
 
-  test(
-    'options clear-errors does not use are refused, not ignored',
-    { todo: 'bug: clear-errors accepts --volume/--file/--kind/--whole-device and silently ignores them: `clear-errors DEV --volume pool0:ID --offset 0 --length 4K` clears device bytes 0-4K (exit 0), and `--kind timeout` clears poison entries too' },
-    async (t) => {
-      const dev = await pool(t, 64 * MiB);
-      volume(dev, ID, ['--size', '4M']);
-      injectError(dev, { range: { offset: 0, length: 4096 }, kind: 'poison' });
-      const r = run(['pool', 'clear-errors', dev, '--volume', `pool0:${ID}`, '--offset', '0', '--length', '4K']);
-      assert.ok(r.code === 2 || listed(dev).length === 1, 'device bytes 0-4K are not volume bytes 0-4K');
-      const k = run(['pool', 'clear-errors', dev, '--kind', 'timeout']);
-      assert.ok(k.code === 2 || listed(dev).length === 1, '--kind timeout must not clear a poison entry');
-    },
-  );
+  test('options clear-errors and errors do not use are refused, not ignored', async (t) => {
+    const dev = await pool(t, 64 * MiB);
+    injectError(dev, { range: { offset: 0, length: 4096 }, kind: 'poison' });
+    await expectUsageAll([
+      [['pool', 'clear-errors', dev, '--volume', `pool0:${ID}`, '--offset', '0', '--length', '4K'], /pool clear-errors: --volume does not apply here/],
+      [['pool', 'clear-errors', dev, '--file', `csi/${ID}/data`], /pool clear-errors: --file does not apply here/],
+      [['pool', 'clear-errors', dev, '--kind', 'timeout'], /pool clear-errors: --kind does not apply here/],
+      [['pool', 'clear-errors', dev, '--whole-device'], /pool clear-errors: --whole-device does not apply here/],
+      [['pool', 'errors', dev, '--offset', '0', '--length', '4K'], /pool errors: --offset does not apply here/],
+      [['pool', 'errors', dev, '--kind', 'poison'], /pool errors: --kind does not apply here/],
+    ]);
+    assert.equal(listed(dev).length, 1, 'nothing was cleared');
+  });
 
-  test('a zero-length range is a usage error', { todo: 'bug: `clear-errors DEV --offset 0 --length 0` exits 0 and removes every whole-device entry (inject-error rejects --length 0)' }, async (t) => {
+  test('a zero-length range is a usage error and keeps whole-device errors', async (t) => {
     const dev = await pool(t, 64 * MiB);
     injectError(dev, { range: null, kind: 'poison' });
     expectUsage(['pool', 'clear-errors', dev, '--offset', '0', '--length', '0'], /--length: must be more than 0 bytes/);

@@ -17,7 +17,7 @@ import type { VolumeHealth } from '../../src/csi/health/condition.js';
 import { DirectoryReportChannel, REPORT_EXPIRY_MS, REPORT_REFRESH_MS, decodeReport, encodeReport, isFresh } from '../../src/csi/health/reports.js';
 import type { NodeHealthReport } from '../../src/csi/health/reports.js';
 import { HealthMonitor } from '../../src/csi/health/monitor.js';
-import { REASON_ABNORMAL, REASON_RECOVERED, VolumeEventEmitter } from '../../src/csi/health/transitions.js';
+import { REASON_ABNORMAL, REASON_RECOVERED, TARGET_WAIT_MS, VolumeEventEmitter } from '../../src/csi/health/transitions.js';
 import { eventRecorder, parseReportsSpec, reportChannel } from '../../src/csi/health/setup.js';
 import { LogEventRecorder } from '../../src/csi/kube/events.js';
 import type { EventRecorder, EventSpec, EventTarget } from '../../src/csi/kube/events.js';
@@ -389,7 +389,7 @@ describe('HealthMonitor', () => {
     assert.equal('node' in kmsg.errors[0]!, false);
   });
 
-  test('a source that throws is logged and skipped; the others still count', (t) => {
+  test('a source that throws is logged and keeps its last answer (a failure is not a recovery); the others still count', (t) => {
     const logger = quietLogger();
     const warn = t.mock.method(logger, 'warn');
     const good = new FakeSource('emulated', [err()]);
@@ -399,12 +399,17 @@ describe('HealthMonitor', () => {
     assert.deepEqual(m.poll(), ['p0']);
     assert.deepEqual(m.errors('p0'), [err()]);
     assert.equal(warn.mock.callCount(), 1);
-    assert.deepEqual(warn.mock.calls[0]!.arguments, ['memory error source failed', { pool: 'p0', source: 'badblocks', error: 'sysfs went away' }]);
+    assert.deepEqual(warn.mock.calls[0]!.arguments, ['memory error source failed; keeping its last answer', { pool: 'p0', source: 'badblocks', error: 'sysfs went away' }]);
     assert.equal(good.polls, 1, 'the next source was still polled');
 
     // Recovered: its errors appear.
     broken.failure = undefined;
     assert.deepEqual(m.poll(), ['p0']);
+    assert.equal(m.errors('p0').length, 2);
+
+    // Failing again: its last answer stays, nothing changes.
+    broken.failure = new Error('sysfs went away again');
+    assert.deepEqual(m.poll(), []);
     assert.equal(m.errors('p0').length, 2);
   });
 
@@ -492,11 +497,34 @@ function abnormal(key: string, message = `errors ${key}`): VolumeHealth {
   return { abnormal: true, message, key, damage: [] };
 }
 
-function emitter(recorder: EventRecorder, targetsOf: (id: string) => Promise<EventTarget[]> = async (id) => [pvc(id)]) {
+function emitter(recorder: EventRecorder, targetsOf: (id: string) => Promise<EventTarget[] | undefined> = async (id) => [pvc(id)]) {
   return new VolumeEventEmitter(recorder, targetsOf, quietLogger());
 }
 
 describe('VolumeEventEmitter', () => {
+  test('objects not known yet (no PV bound) are looked up again; the event is recorded once they appear, and given up after TARGET_WAIT_MS', async (t) => {
+    const rec = new FakeRecorder();
+    let known = false;
+    const em = emitter(rec, async (id) => (known ? [pvc(id)] : undefined));
+    await em.update(new Map([['v', abnormal('K1')]]));
+    await em.update(new Map([['v', abnormal('K1')]]));
+    assert.equal(rec.calls.length, 0);
+    assert.equal(em.backlog, 1);
+    known = true;
+    await em.update(new Map([['v', abnormal('K1')]]));
+    assert.deepEqual(rec.created.map((e) => [e.type, e.key]), [['Warning', 'K1']]);
+    assert.equal(em.backlog, 0);
+
+    known = false;
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    await em.update(new Map());
+    assert.equal(em.backlog, 1);
+    t.mock.timers.tick(TARGET_WAIT_MS + 1);
+    await em.update(new Map());
+    assert.equal(em.backlog, 0, 'given up');
+    assert.equal(rec.calls.length, 1);
+  });
+
   test('one Warning per transition, not per update', async () => {
     const rec = new FakeRecorder();
     const em = emitter(rec);

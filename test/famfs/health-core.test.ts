@@ -984,16 +984,20 @@ describe('EmulatedPoisonSource', () => {
     assert.equal(problems.length, 1);
   });
 
-  test(
-    'a list that stays corrupt is reported once, not on every poll',
-    { todo: 'bug: EmulatedPoisonSource.poll re-reads a corrupt list and calls onProblem on every poll (every 2 s the plugins log the same warning), unlike BadblocksSource/DeviceProbeSource which report a problem when it first appears' },
-    (t) => {
-      const { dev } = device(t);
-      const problems: string[] = [];
-      const s = new EmulatedPoisonSource(dev, (m) => problems.push(m));
-      writeFileSync(poisonListPath(dev), 'not json');
-      for (let i = 0; i < 5; i++) s.poll();
-      assert.equal(problems.length, 1);
-    },
-  );
+  test('a list that stays corrupt is reported once per version of the file, not on every poll', (t) => {
+    const { dev } = device(t);
+    const problems: string[] = [];
+    const s = new EmulatedPoisonSource(dev, (m) => problems.push(m));
+    writeFileSync(poisonListPath(dev), 'not json');
+    for (let i = 0; i < 5; i++) s.poll();
+    assert.equal(problems.length, 1);
+    writeFileSync(poisonListPath(dev), 'still not json');
+    for (let i = 0; i < 5; i++) s.poll();
+    assert.equal(problems.length, 2, 'a new corrupt version is reported again');
+    writeFileSync(poisonListPath(dev), formatPoisonList([]));
+    assert.deepEqual(s.poll(), []);
+    writeFileSync(poisonListPath(dev), 'not json');
+    s.poll();
+    assert.equal(problems.length, 3, 'corrupt again after a good version: reported again');
+  });
 });

@@ -30,6 +30,8 @@ export class HealthMonitor {
   private readonly current = new Map<string, MemoryError[]>();
   private readonly signatures = new Map<string, string>();
   private readonly listeners: ((pool: string, errors: MemoryError[]) => void)[] = [];
+  /** Each source's last answer: a source that fails once keeps it (a failure is not a recovery). */
+  private readonly lastAnswer = new Map<ErrorSource, MemoryError[]>();
   private timer: NodeJS.Timeout | undefined;
   readonly intervalMs: number;
 
@@ -59,11 +61,15 @@ export class HealthMonitor {
     for (const p of this.opts.pools) {
       const found: MemoryError[] = [];
       for (const s of p.sources) {
+        let answer: MemoryError[];
         try {
-          for (const e of s.poll()) found.push(s.name === 'emulated' ? e : { ...e, node: this.opts.node });
+          answer = s.poll().map((e) => (s.name === 'emulated' ? e : { ...e, node: this.opts.node }));
+          this.lastAnswer.set(s, answer);
         } catch (err) {
-          this.opts.logger.warn('memory error source failed', { pool: p.pool, source: s.name, error: (err as Error).message });
+          this.opts.logger.warn('memory error source failed; keeping its last answer', { pool: p.pool, source: s.name, error: (err as Error).message });
+          answer = this.lastAnswer.get(s) ?? [];
         }
+        found.push(...answer);
       }
       const errors = sortErrors(found);
       const sig = signature(errors);

@@ -10,7 +10,12 @@ interface Pending {
   reason: string;
   message: string;
   key: string;
+  /** When the transition happened (ms): objects not known by then + TARGET_WAIT_MS are given up. */
+  at: number;
 }
+
+/** How long a transition waits for its objects to appear (e.g. a PV created after the error). */
+export const TARGET_WAIT_MS = 5 * 60_000;
 
 /**
  * Turns successive views of which volumes are abnormal into Events: a Warning when a volume turns
@@ -27,7 +32,8 @@ export class VolumeEventEmitter {
 
   constructor(
     private readonly recorder: EventRecorder,
-    private readonly targetsOf: (volumeId: string) => Promise<EventTarget[]>,
+    /** The objects to record on; undefined: not known (yet), try again on the next update. */
+    private readonly targetsOf: (volumeId: string) => Promise<EventTarget[] | undefined>,
     private readonly logger: Logger,
   ) {}
 
@@ -36,11 +42,11 @@ export class VolumeEventEmitter {
     for (const [id, h] of now) {
       const before = this.abnormal.get(id);
       if (before?.key === h.key) continue;
-      this.pending.set(id, { type: 'Warning', reason: REASON_ABNORMAL, message: h.message, key: h.key });
+      this.pending.set(id, { type: 'Warning', reason: REASON_ABNORMAL, message: h.message, key: h.key, at: Date.now() });
     }
     for (const [id, before] of this.abnormal) {
       if (now.has(id)) continue;
-      this.pending.set(id, { type: 'Normal', reason: REASON_RECOVERED, message: `the memory under volume ${id} is healthy again (the errors reported earlier were cleared)`, key: `${before.key}/recovered` });
+      this.pending.set(id, { type: 'Normal', reason: REASON_RECOVERED, message: `the memory under volume ${id} is healthy again (the errors reported earlier were cleared)`, key: `${before.key}/recovered`, at: Date.now() });
     }
     this.abnormal = new Map(now);
     // One delivery round at a time; a round that is running picks up what was just queued next time.
@@ -52,8 +58,15 @@ export class VolumeEventEmitter {
     for (const [id, ev] of [...this.pending]) {
       try {
         const targets = await this.targetsOf(id);
+        if (targets === undefined) {
+          if (Date.now() - ev.at > TARGET_WAIT_MS) {
+            this.logger.warn('no object to record the event on; giving up', { volume: id, reason: ev.reason });
+            if (this.pending.get(id) === ev) this.pending.delete(id);
+          }
+          continue;
+        }
         for (const t of targets) {
-          const result = await this.recorder.record(t, ev);
+          const result = await this.recorder.record(t, { type: ev.type, reason: ev.reason, message: ev.message, key: ev.key });
           this.logger.info(result === 'created' ? 'event recorded' : 'event already recorded', { volume: id, object: `${t.kind}/${t.namespace}/${t.name}`, reason: ev.reason });
         }
         if (this.pending.get(id) === ev) this.pending.delete(id);
