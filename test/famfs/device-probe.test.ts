@@ -237,9 +237,20 @@ describe('DeviceProbeSource', () => {
     assert.deepEqual(problems, []);
   });
 
-  test('a device missing from the start is offline; a size other than expectedSize is reconfigured', () => {
+  test('a device this host never had is no error (reported once as a problem) until it appears; with expectedSize a missing device is offline; a size other than expectedSize is reconfigured', () => {
+    const absent = fresh('absent');
+    const n = source({ device: absent });
+    assert.deepEqual(n.src.poll(), []);
+    assert.deepEqual(n.src.poll(), []);
+    assert.equal(n.problems.length, 1);
+    assert.match(n.problems[0]!, /is not present on this host/);
+    writeFileSync(absent, Buffer.alloc(4 * MiB));
+    assert.deepEqual(n.src.poll(), []);
+    unlinkSync(absent);
+    assert.equal(only(n.src.poll()).kind, 'offline', 'once seen, a missing device is offline');
+
     const missing = fresh('missing');
-    const a = source({ device: missing });
+    const a = source({ device: missing, expectedSize: 8 * MiB });
     const e = only(a.src.poll());
     assert.equal(e.kind, 'offline');
     assert.match(e.detail!, /^device disappeared: .*ENOENT/);

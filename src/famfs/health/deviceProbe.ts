@@ -88,10 +88,17 @@ export class DeviceProbeSource implements ErrorSource {
   private referenceSize: number | undefined;
   private current: { condition: Condition; firstSeen: string } | null = null;
   private held: { id: string; dev: DaxDevice; view: Buffer } | undefined;
+  /**
+   * A device this host never had (a node without the pool) is not an error: only a device that
+   * was here (or that expectedSize says must be here) and went away is "offline".
+   */
+  private seen: boolean;
+  private absentReported = false;
 
   constructor(opts: DeviceProbeOptions) {
     this.device = opts.device;
     this.referenceSize = opts.expectedSize;
+    this.seen = opts.expectedSize !== undefined;
     this.probeBytes = opts.probeBytes !== undefined && opts.probeBytes > 0 ? Math.floor(opts.probeBytes) : DEFAULT_PROBE_BYTES;
     this.now = opts.now ?? (() => new Date());
     this.onProblem = opts.onProblem ?? (() => {});
@@ -142,8 +149,14 @@ export class DeviceProbeSource implements ErrorSource {
       st = statSync(path);
     } catch (e) {
       this.close(); // a deleted emulated file's memory is freed only when its last mapping goes
+      if (!this.seen && errnoOf(e) === 'ENOENT') {
+        if (!this.absentReported) this.report(`device ${path} is not present on this host; not probing it until it appears`);
+        this.absentReported = true;
+        return { condition: null };
+      }
       return this.failed('stat', e);
     }
+    this.seen = true;
     if (!st.isFile() && !st.isCharacterDevice()) {
       return offline('disappeared', `device disappeared: ${path} is no longer a dax device or a regular file`);
     }
