@@ -18,10 +18,10 @@ import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../
 import { testNodePlugin } from '../helpers/nodePlugin.js';
 import type { TestNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, readAt, testController, writeAt } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
 
 const POLL_MS = 300;
-/** The issue's bound: node-side errors reach everyone within 10 s. */
-const WITHIN_MS = 10_000;
+// until() gives up after 10 s: the bound within which errors must reach every node and the controller.
 
 function famfsCli(...args: string[]): string {
   return execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: process.env });
@@ -38,20 +38,6 @@ function volumeFile(device: string, volumeId: string): FileNode {
   }
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = WITHIN_MS): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last ? ` (last error: ${(last as Error).message})` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function readErrno(path: string, offset: number, length: number): string | undefined {
   try {

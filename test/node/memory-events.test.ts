@@ -14,6 +14,7 @@ import { testNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, testController } from '../helpers/cluster.js';
 import { FakeKubeApi } from '../helpers/fakeKubeApi.js';
 import type { KubeObject } from '../helpers/fakeKubeApi.js';
+import { until } from '../helpers/until.js';
 
 const POLL_MS = 300;
 
@@ -21,13 +22,6 @@ function famfsCli(...args: string[]): void {
   execFileSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: process.env });
 }
 
-async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -15,14 +15,8 @@ import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
 import { serverPidsUnder, testNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, readAt, testController, writeAt } from '../helpers/cluster.js';
+import { until } from '../helpers/until.js';
 
-async function until(what: string, fn: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 function mountPid(mountpoint: string): number | undefined {
   try {
@@ -59,7 +53,7 @@ test('pool-servers mounts every pool and restarts a server that dies; an externa
     if (mountsBelow(s.dir).length === 0) s.cleanup();
   });
   const mp = join(stateDir, 'pools', 'pool0');
-  await until(`pool0 mounted by pool-servers (output: ${out})`, () => findMount(mp)?.fsType === 'fuse.famfs');
+  await until(`pool0 mounted by pool-servers (output: ${out})`, () => findMount(mp)?.fsType === 'fuse.famfs', 15_000);
 
   const node = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: 'n1', dir: s.dir, plugin: { poolServers: 'external', kmsg: 'off', health: { kubernetes: 'off', reports: 'off' } } });
   t.after(node.cleanup);
