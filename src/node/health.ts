@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processStartSinceBootMs } from '../famfs/health/kmsg.js';
+import { processStartSinceBootMs } from '../famfs/health/procTimes.js';
 import type { PoolConfig } from '../csi/config.js';
 import { volumeHealth } from '../csi/health/condition.js';
 import type { VolumeHealth } from '../csi/health/condition.js';

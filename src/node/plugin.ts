@@ -13,7 +13,7 @@ import { Mounter } from './mounter.js';
 import type { MounterOptions } from './mounter.js';
 import { PoolServers } from './poolServers.js';
 import { NodeService } from './service.js';
-import { KmsgReader } from '../famfs/health/kmsg.js';
+import { KmsgReader } from '../famfs/health/kmsgReader.js';
 import { Metrics } from '../csi/metrics.js';
 import { startMetricsServer } from '../csi/metricsServer.js';
 import type { MetricsServer } from '../csi/metricsServer.js';

@@ -10,16 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  KmsgErrorSource,
-  KmsgReader,
-  bootTimeMs,
-  parseFamfsKernelLine,
-  parseKmsgRecord,
-  processStartSinceBootMs,
-  statStartTicks,
-  unescapeKmsg,
-} from '../../src/famfs/health/kmsg.js';
+import { KmsgErrorSource } from '../../src/famfs/health/kmsg.js';
+import { KmsgReader } from '../../src/famfs/health/kmsgReader.js';
+import { parseFamfsKernelLine, parseKmsgRecord, unescapeKmsg } from '../../src/famfs/health/kmsgRecord.js';
+import { bootTimeMs, processStartSinceBootMs, statStartTicks } from '../../src/famfs/health/procTimes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'famfs-csi-kmsg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

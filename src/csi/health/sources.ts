@@ -3,7 +3,7 @@ import { EmulatedPoisonSource } from '../../famfs/health/poisonList.js';
 import { DeviceProbeSource } from '../../famfs/health/deviceProbe.js';
 import { BadblocksSource } from '../../famfs/health/badblocks.js';
 import { KmsgErrorSource } from '../../famfs/health/kmsg.js';
-import type { KmsgReader } from '../../famfs/health/kmsg.js';
+import type { KmsgReader } from '../../famfs/health/kmsgReader.js';
 import type { ErrorSource } from '../../famfs/health/memoryError.js';
 import type { PoolConfig } from '../config.js';
 import type { Logger } from '../logger.js';
