@@ -120,6 +120,8 @@ export async function localCommand(argv: string[]): Promise<number> {
       `  npx famfs-csi csi --endpoint ${controller.socketPath} CreateVolume '{"name":"v2","capacity_range":{"required_bytes":"8388608"},"volume_capabilities":[{"mount":{},"access_mode":{"mode":"MULTI_NODE_MULTI_WRITER"}}]}'\n` +
       `  npx famfs-csi csi --endpoint ${controller.socketPath} ListVolumes\n` +
       `  npx famfs-csi csi --endpoint ${node.socketPath} NodeGetVolumeStats '{"volume_id":"${volumeId}","volume_path":"${target}"}'\n` +
+      `  npx famfs-csi pool inject-error ${poolFile} --volume ${volumeId} --offset 0 --length 4096   # a dax memory error\n` +
+      `  head -c 1 ${target}/data; npx famfs-csi pool clear-errors ${poolFile}                     # EIO, then healed\n` +
       `Stop with Ctrl-C.\n`,
   );
   onTerminationSignals(logger, cleanup);
