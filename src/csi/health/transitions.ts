@@ -65,10 +65,8 @@ export class VolumeEventEmitter {
           }
           continue;
         }
-        for (const t of targets) {
-          const result = await this.recorder.record(t, { type: ev.type, reason: ev.reason, message: ev.message, key: ev.key });
-          this.logger.info(result === 'created' ? 'event recorded' : 'event already recorded', { volume: id, object: `${t.kind}/${t.namespace}/${t.name}`, reason: ev.reason });
-        }
+        // The recorder logs what it recorded (or found already recorded).
+        for (const t of targets) await this.recorder.record(t, { type: ev.type, reason: ev.reason, message: ev.message, key: ev.key });
         if (this.pending.get(id) === ev) this.pending.delete(id);
       } catch (e) {
         this.logger.warn('cannot record event; will retry', { volume: id, reason: ev.reason, error: (e as Error).message });
