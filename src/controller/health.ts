@@ -7,6 +7,7 @@ import type { HealthMonitor } from '../csi/health/monitor.js';
 import { isFresh } from '../csi/health/reports.js';
 import type { HealthReportChannel, NodeHealthReport } from '../csi/health/reports.js';
 import type { VolumeEventEmitter } from '../csi/health/transitions.js';
+import { withDeadline } from '../csi/health/deadline.js';
 import type { Logger } from '../csi/logger.js';
 import { errorCounts } from '../csi/health/counts.js';
 import type { HealthMetrics } from '../csi/metrics.js';
@@ -93,7 +94,7 @@ export class ControllerHealth {
       this.opts.monitor.poll();
       if (this.opts.channel) {
         try {
-          this.reports = await this.opts.channel.readAll();
+          this.reports = await withDeadline(this.opts.channel.readAll(), `reading node health reports from ${this.opts.channel.description}`);
         } catch (e) {
           this.opts.logger.warn('cannot read node health reports; keeping the last ones', { channel: this.opts.channel.description, error: (e as Error).message });
         }

@@ -8,6 +8,7 @@ import type { HealthMonitor } from '../csi/health/monitor.js';
 import { REPORT_REFRESH_MS } from '../csi/health/reports.js';
 import type { HealthReportChannel } from '../csi/health/reports.js';
 import type { VolumeEventEmitter } from '../csi/health/transitions.js';
+import { withDeadline } from '../csi/health/deadline.js';
 import type { Logger } from '../csi/logger.js';
 import { errorCounts } from '../csi/health/counts.js';
 import type { HealthMetrics } from '../csi/metrics.js';
@@ -126,7 +127,7 @@ export class NodeHealth {
         this.publishAgain = false;
         const report = { node: this.opts.nodeId, updatedAt: new Date().toISOString(), pools: this.opts.monitor.all() };
         try {
-          await channel.publish(report);
+          await withDeadline(channel.publish(report), `publishing the health report to ${channel.description}`);
         } catch (e) {
           this.opts.logger.warn('cannot publish the health report', { channel: channel.description, error: (e as Error).message });
         }

@@ -17,6 +17,7 @@ import type { VolumeHealth } from '../../src/csi/health/condition.js';
 import { DirectoryReportChannel, REPORT_EXPIRY_MS, REPORT_REFRESH_MS, decodeReport, encodeReport, isFresh } from '../../src/csi/health/reports.js';
 import type { NodeHealthReport } from '../../src/csi/health/reports.js';
 import { HealthMonitor } from '../../src/csi/health/monitor.js';
+import { withDeadline } from '../../src/csi/health/deadline.js';
 import { REASON_ABNORMAL, REASON_RECOVERED, TARGET_WAIT_MS, VolumeEventEmitter } from '../../src/csi/health/transitions.js';
 import { eventRecorder, parseReportsSpec, reportChannel } from '../../src/csi/health/setup.js';
 import { LogEventRecorder } from '../../src/csi/kube/events.js';
@@ -783,5 +784,13 @@ describe('reportChannel / eventRecorder without Kubernetes', () => {
     assert.throws(() => reportChannel({ reports: 'kubernetes' }, undefined, '/state'), /"kubernetes" needs a connection to Kubernetes/);
     assert.throws(() => reportChannel({ reports: 'dir:x' }, undefined, '/state'), /absolute path/);
     assert.ok(eventRecorder(undefined, 'famfs-csi-node', 'n1', logger) instanceof LogEventRecorder);
+  });
+});
+
+describe('withDeadline', () => {
+  test('passes a prompt answer through and turns a hung call into an error naming it', async () => {
+    assert.equal(await withDeadline(Promise.resolve(7), 'quick'), 7);
+    await assert.rejects(withDeadline(Promise.reject(new Error('refused')), 'failing'), /refused/);
+    await assert.rejects(withDeadline(new Promise(() => undefined), 'listing PVs', 20), /listing PVs: no answer within 20 ms/);
   });
 });

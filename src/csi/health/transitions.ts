@@ -1,6 +1,7 @@
 import type { EventRecorder, EventTarget } from '../kube/events.js';
 import type { Logger } from '../logger.js';
 import type { VolumeHealth } from './condition.js';
+import { withDeadline } from './deadline.js';
 
 export const REASON_ABNORMAL = 'DaxMemoryError';
 export const REASON_RECOVERED = 'DaxMemoryRecovered';
@@ -57,7 +58,7 @@ export class VolumeEventEmitter {
   private async deliver(): Promise<void> {
     for (const [id, ev] of [...this.pending]) {
       try {
-        const targets = await this.targetsOf(id);
+        const targets = await withDeadline(this.targetsOf(id), `finding the objects of volume ${id}`);
         if (targets === undefined) {
           if (Date.now() - ev.at > TARGET_WAIT_MS) {
             this.logger.warn('no object to record the event on; giving up', { volume: id, reason: ev.reason });
@@ -66,7 +67,7 @@ export class VolumeEventEmitter {
           continue;
         }
         // The recorder logs what it recorded (or found already recorded).
-        for (const t of targets) await this.recorder.record(t, { type: ev.type, reason: ev.reason, message: ev.message, key: ev.key });
+        for (const t of targets) await withDeadline(this.recorder.record(t, { type: ev.type, reason: ev.reason, message: ev.message, key: ev.key }), `recording ${ev.reason} on ${t.kind} ${t.namespace}/${t.name}`);
         if (this.pending.get(id) === ev) this.pending.delete(id);
       } catch (e) {
         this.logger.warn('cannot record event; will retry', { volume: id, reason: ev.reason, error: (e as Error).message });
