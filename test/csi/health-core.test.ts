@@ -791,6 +791,8 @@ describe('withDeadline', () => {
   test('passes a prompt answer through and turns a hung call into an error naming it', async () => {
     assert.equal(await withDeadline(Promise.resolve(7), 'quick'), 7);
     await assert.rejects(withDeadline(Promise.reject(new Error('refused')), 'failing'), /refused/);
+    const keepAlive = setTimeout(() => undefined, 1000); // the deadline's own timer does not hold the process
     await assert.rejects(withDeadline(new Promise(() => undefined), 'listing PVs', 20), /listing PVs: no answer within 20 ms/);
+    clearTimeout(keepAlive);
   });
 });
