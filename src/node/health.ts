@@ -55,10 +55,16 @@ export function serverStartedMs(mountpoint: string): number | undefined {
  * refreshed so the controller knows the node is alive), and into Events on the pods that use an
  * affected volume on this node.
  */
+const VOLUME_ROOT_RE = new RegExp(`^/${VOLUMES_DIR}/([0-9a-f]{32})$`);
+const POD_VOLUME_RE = /^([^/]+)\/volumes\//;
+
 export class NodeHealth {
   private refreshTimer: NodeJS.Timeout | undefined;
+  private volumeTimer: NodeJS.Timeout | undefined;
   private publishing: Promise<void> | undefined;
   private publishAgain = false;
+  /** Published volumes that were abnormal at the last check. */
+  private abnormal = new Map<string, VolumeHealth>();
 
   constructor(private readonly opts: NodeHealthOptions) {}
 
@@ -75,8 +81,8 @@ export class NodeHealth {
     const out: PublishedVolume[] = [];
     for (const m of readMountinfo()) {
       if (m.fsType !== FUSE_FSTYPE || !m.mountPoint.startsWith(podsDir)) continue;
-      const rootMatch = new RegExp(`^/${VOLUMES_DIR}/([0-9a-f]{32})$`).exec(m.root);
-      const podMatch = /^([^/]+)\/volumes\//.exec(m.mountPoint.slice(podsDir.length));
+      const rootMatch = VOLUME_ROOT_RE.exec(m.root);
+      const podMatch = POD_VOLUME_RE.exec(m.mountPoint.slice(podsDir.length));
       const pool = this.opts.pools.find((p) => p.device === m.source);
       if (!rootMatch || !podMatch || !pool) continue;
       const ref = { pool: pool.name, id: rootMatch[1]! };
@@ -95,8 +101,6 @@ export class NodeHealth {
     const abnormal = this.opts.pools.map((p) => ({ pool: p.name, count: [...this.abnormal.keys()].filter((id) => id.startsWith(`${p.name}:`)).length }));
     return { errors: errorCounts(Object.entries(this.opts.monitor.all())), abnormal };
   }
-
-  private abnormal = new Map<string, VolumeHealth>();
 
   private checkVolumes(): void {
     const abnormal = new Map<string, VolumeHealth>();
@@ -143,18 +147,15 @@ export class NodeHealth {
     void this.publish();
     this.checkVolumes();
     // Volumes get published and unpublished between error changes: look at them every poll.
-    const timer = setInterval(() => this.checkVolumes(), monitor.intervalMs);
-    timer.unref();
+    this.volumeTimer = setInterval(() => this.checkVolumes(), monitor.intervalMs);
+    this.volumeTimer.unref();
     this.refreshTimer = setInterval(() => void this.publish(), REPORT_REFRESH_MS);
     this.refreshTimer.unref();
-    this.stopVolumeChecks = () => clearInterval(timer);
   }
 
-  private stopVolumeChecks = () => {};
-
   stop(): void {
-    this.stopVolumeChecks();
-    if (this.refreshTimer) clearInterval(this.refreshTimer);
+    clearInterval(this.volumeTimer);
+    clearInterval(this.refreshTimer);
     this.opts.monitor.stop();
     this.opts.readers.close();
   }
