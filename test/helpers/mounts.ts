@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import type { TestContext } from 'node:test';
+import { scratchDir } from './tmpPool.js';
 
 export const IN_CI = process.env.CI === 'true';
 
@@ -80,4 +81,17 @@ export function privileged(t: TestContext, needs: { fuse?: boolean } = {}): bool
   if (IN_CI) assert.fail(`privileged test cannot run in CI: ${reason}`);
   t.skip(reason);
   return false;
+}
+
+/**
+ * A scratch directory for a test that mounts below it: when the test ends, whatever is mounted
+ * there is detached, and the directory is removed only when nothing is mounted in it any more.
+ */
+export function mountScratch(t: TestContext, prefix: string): { dir: string } {
+  const s = scratchDir(prefix);
+  t.after(() => {
+    cleanupMounts(s.dir);
+    if (mountsBelow(s.dir).length === 0) s.cleanup();
+  });
+  return { dir: s.dir };
 }

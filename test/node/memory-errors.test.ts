@@ -13,8 +13,8 @@ import { status } from '@grpc/grpc-js';
 import { MiB, Pool } from '../../src/famfs/index.js';
 import type { FileNode } from '../../src/famfs/index.js';
 import { parseVolumeId, volumeDataPath } from '../../src/csi/volumeId.js';
-import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
-import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
+import { tmpPool } from '../helpers/tmpPool.js';
+import { assertNoMountsUnder, mountScratch, privileged } from '../helpers/mounts.js';
 import { testNodePlugin } from '../helpers/nodePlugin.js';
 import type { TestNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, readAt, testController, writeAt } from '../helpers/cluster.js';
@@ -66,11 +66,7 @@ test('a poison range inside volume A: both nodes and the controller report A abn
   if (!privileged(t, { fuse: true })) return;
   const pool = await tmpPool({ size: 64 * MiB });
   t.after(() => pool.cleanup());
-  const s = scratchDir('famfs-csi-memerr-');
-  t.after(() => {
-    cleanupMounts(s.dir);
-    if (mountsBelow(s.dir).length === 0) s.cleanup();
-  });
+  const s = mountScratch(t, 'famfs-csi-memerr-');
   const reports = join(s.dir, 'reports');
   const health = { reports: `dir:${reports}`, intervalMs: POLL_MS, kubernetes: 'off' as const };
   const nodes: TestNodePlugin[] = [];
@@ -185,11 +181,7 @@ test('a whole-device error makes every volume of that pool abnormal and leaves o
   t.after(() => p0.cleanup());
   const p1 = await tmpPool({ size: 32 * MiB });
   t.after(() => p1.cleanup());
-  const s = scratchDir('famfs-csi-memerr-');
-  t.after(() => {
-    cleanupMounts(s.dir);
-    if (mountsBelow(s.dir).length === 0) s.cleanup();
-  });
+  const s = mountScratch(t, 'famfs-csi-memerr-');
   const pools = [
     { name: 'pool0', device: p0.path },
     { name: 'pool1', device: p1.path },
@@ -233,11 +225,7 @@ test('a famfs kernel memory error seen only by one node reaches the controller t
   if (!privileged(t, { fuse: true })) return;
   const pool = await tmpPool({ size: 32 * MiB });
   t.after(() => pool.cleanup());
-  const s = scratchDir('famfs-csi-memerr-');
-  t.after(() => {
-    cleanupMounts(s.dir);
-    if (mountsBelow(s.dir).length === 0) s.cleanup();
-  });
+  const s = mountScratch(t, 'famfs-csi-memerr-');
   // The node reads a kernel log file in /dev/kmsg's record format (the controller reads none).
   const kmsg = join(s.dir, 'kmsg');
   writeFileSync(kmsg, '6,1,1000,-;Linux version 6.14.0 (noise)\n');

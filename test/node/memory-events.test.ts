@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { MiB } from '../../src/famfs/index.js';
-import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
-import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
+import { tmpPool } from '../helpers/tmpPool.js';
+import { assertNoMountsUnder, mountScratch, privileged } from '../helpers/mounts.js';
 import { testNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, testController } from '../helpers/cluster.js';
 import { FakeKubeApi } from '../helpers/fakeKubeApi.js';
@@ -41,11 +41,7 @@ test('memory errors become DaxMemoryError / DaxMemoryRecovered Events on the PVC
   t.after(() => api.stop());
   const pool = await tmpPool({ size: 32 * MiB });
   t.after(() => pool.cleanup());
-  const s = scratchDir('famfs-csi-events-');
-  t.after(() => {
-    cleanupMounts(s.dir);
-    if (mountsBelow(s.dir).length === 0) s.cleanup();
-  });
+  const s = mountScratch(t, 'famfs-csi-events-');
   const health = { kubernetes: 'on' as const, kubeconfig: api.kubeconfigFile(s.dir), reports: 'kubernetes', intervalMs: POLL_MS };
   const node = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: 'node-a', dir: s.dir, plugin: { health, kmsg: 'off' } });
   t.after(node.cleanup);
