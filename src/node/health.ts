@@ -63,6 +63,7 @@ export class NodeHealth {
   private volumeTimer: NodeJS.Timeout | undefined;
   private publishing: Promise<void> | undefined;
   private publishAgain = false;
+  private stopped = false;
   /** Published volumes that were abnormal at the last check. */
   private abnormal = new Map<string, VolumeHealth>();
 
@@ -121,7 +122,7 @@ export class NodeHealth {
   /** Writes this node's report; overlapping calls collapse into one more write. */
   publish(): Promise<void> {
     const channel = this.opts.channel;
-    if (!channel) return Promise.resolve();
+    if (!channel || this.stopped) return Promise.resolve();
     if (this.publishing) {
       this.publishAgain = true;
       return this.publishing;
@@ -153,10 +154,13 @@ export class NodeHealth {
     this.refreshTimer.unref();
   }
 
-  stop(): void {
+  /** Stops polling; resolves when a report being written is done (nothing writes after that). */
+  async stop(): Promise<void> {
     clearInterval(this.volumeTimer);
     clearInterval(this.refreshTimer);
     this.opts.monitor.stop();
+    this.stopped = true;
+    await this.publishing;
     this.opts.readers.close();
   }
 }

@@ -174,8 +174,8 @@ export async function startNodePlugin(opts: NodePluginOptions): Promise<RunningN
     kubeletDir,
     async stop(graceMs?: number) {
       servers.stopHealthChecks();
-      health.stop();
-      kmsg?.stop();
+      await health.stop();
+      kmsg?.close();
       await server.shutdown(graceMs);
       await metricsServer?.close();
     },

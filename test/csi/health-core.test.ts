@@ -233,9 +233,12 @@ describe('reports: isFresh', () => {
 });
 
 describe('DirectoryReportChannel', () => {
-  test('publish creates the directory; readAll returns what was published', async (t) => {
-    const dir = join(tempDir(t), 'a', 'health');
+  test('publish creates the directory (never its parents); readAll returns what was published', async (t) => {
+    const parent = join(tempDir(t), 'a');
+    const dir = join(parent, 'health');
     const ch = new DirectoryReportChannel(dir);
+    await assert.rejects(ch.publish(report()), /ENOENT/, 'a removed parent is not re-created');
+    mkdirSync(parent);
     assert.equal(ch.description, `directory ${dir}`);
     assert.deepEqual(await ch.readAll(), [], 'no directory yet: no reports');
     const r = report();

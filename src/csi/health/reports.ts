@@ -93,8 +93,9 @@ function reportFile(dir: string, node: string): string {
 }
 
 /**
- * Reports as files in one directory, `<dir>/<node>.json`, written to a temporary file and renamed
- * so a reader never sees half a report. Used in local mode and wherever the controller and the
+ * Reports as files in one directory, `<dir>/<node>.json` (the directory is created if missing,
+ * its parent must exist), written to a temporary file and renamed so a reader never sees half a
+ * report. Used in local mode and wherever the controller and the
  * nodes share a directory.
  */
 export class DirectoryReportChannel implements HealthReportChannel {
@@ -105,7 +106,12 @@ export class DirectoryReportChannel implements HealthReportChannel {
   }
 
   async publish(report: NodeHealthReport): Promise<void> {
-    mkdirSync(this.dir, { recursive: true, mode: 0o755 });
+    // Only the directory itself is created: a late write must never re-create a removed parent.
+    try {
+      mkdirSync(this.dir, { mode: 0o755 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
     const file = reportFile(this.dir, report.node);
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, encodeReport(report), { mode: 0o644 });
