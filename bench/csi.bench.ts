@@ -21,10 +21,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import * as grpc from '@grpc/grpc-js';
 import { startControllerPlugin } from '../src/controller/plugin.js';
 import type { RunningPlugin } from '../src/controller/plugin.js';
@@ -34,6 +31,7 @@ import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { ALLOC_UNIT, GiB, MiB, parseByteSize, roundUp } from '../src/famfs/index.js';
 import { fmtInt, fmtMs, hasRows, mean, median, notes, percentile, printTable, progress, row } from './table.js';
+import { Interrupted, checkInterrupted, gc, handleInterrupts, isInterrupted, now } from './runtime.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -101,7 +99,6 @@ function parseOptions(argv: string[]): Options {
 
 let scratch: string | undefined;
 let plugin: RunningPlugin | undefined;
-let interrupted = false;
 
 function removeScratch(): void {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
@@ -110,43 +107,10 @@ function removeScratch(): void {
 
 // Last resort on any exit; the orderly path stops the plugin first and removes the scratch itself.
 process.on('exit', removeScratch);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
-    if (interrupted) {
-      process.stderr.write(`[bench] ${signal} again: exiting without waiting for the cleanup\n`);
-      process.exit(code);
-    }
-    interrupted = true;
-    process.exitCode = code;
-    process.stderr.write(`[bench] ${signal}: stopping after the calls in flight, then cleaning up (again to exit at once)\n`);
-  });
-}
-
-class Interrupted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'Interrupted';
-  }
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Interrupted();
-}
+handleInterrupts({ first: 'stopping after the calls in flight, then cleaning up (again to exit at once)', again: 'exiting without waiting for the cleanup' });
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (as bench/famfs.bench.ts)
-
-const gc: () => void = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return () => undefined;
-  }
-})();
-
-const now = (): number => performance.now();
+// Helpers
 
 const fmtRate = (n: number, ms: number, unit: string): string => `${fmtInt(Math.round(n / (ms / 1000)))} ${unit}/s`;
 
@@ -155,7 +119,6 @@ function fmtBytes(n: number): string {
   if (n % MiB === 0) return `${n / MiB} MiB`;
   return `${fmtInt(n)} B`;
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // CSI client
@@ -280,7 +243,7 @@ async function runWorkers<T>(clients: Client[], items: T[], task: (client: Clien
   let failure: unknown;
   await Promise.all(
     clients.map(async (client) => {
-      while (failure === undefined && !(stopOnInterrupt && interrupted) && next < items.length) {
+      while (failure === undefined && !(stopOnInterrupt && isInterrupted()) && next < items.length) {
         const item = items[next++]!;
         try {
           await task(client, item);

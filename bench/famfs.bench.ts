@@ -14,10 +14,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { PerformanceObserver, performance } from 'node:perf_hooks';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import {
   ALLOC_UNIT,
   FM_ALL_HOSTS_RW,
@@ -35,6 +33,7 @@ import {
 } from '../src/famfs/index.js';
 import type { DaxDevice, ReplayGeometry } from '../src/famfs/index.js';
 import { fmtInt, fmtMs, gbps, mean, median, notes, percentile, printTable, progress, row } from './table.js';
+import { gc, now } from './runtime.js';
 
 // ---------------------------------------------------------------------------------------------
 // Scratch space and cleanup. The host identity file lives in the scratch directory, so nothing
@@ -71,18 +70,6 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-/** A real gc() when V8 allows exposing it at run time, so one run's garbage does not bill the next. */
-const gc: () => void = (() => {
-  try {
-    setFlagsFromString('--expose-gc');
-    return runInNewContext('gc') as () => void;
-  } catch {
-    return () => undefined;
-  }
-})();
-
-const now = (): number => performance.now();
-
 /** V8 garbage-collection pauses as they happen, to attribute time inside a measured window. */
 const gcPauses: { start: number; duration: number }[] = [];
 const gcObserver = new PerformanceObserver((list) => {
@@ -95,8 +82,6 @@ async function gcTimeIn(t0: number, t1: number): Promise<number> {
   await sleep(25);
   return gcPauses.filter((p) => p.start >= t0 && p.start < t1).reduce((n, p) => n + p.duration, 0);
 }
-
-
 
 /** Creates, opens and formats an emulated pool file of `size` bytes with a `logLength` log. */
 async function newPool(name: string, size: number, logLength: number): Promise<{ path: string; dev: DaxDevice }> {

@@ -31,7 +31,6 @@ import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, promises as fsp, read, readFileSync, readSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -45,6 +44,7 @@ import { createLogger } from '../src/csi/logger.js';
 import { csiServices } from '../src/csi/proto.js';
 import { startControllerPlugin } from '../src/controller/plugin.js';
 import { fmtInt, fmtMs, gbps, median, notes, percentile, printTable, progress, row } from './table.js';
+import { Interrupted, checkInterrupted, handleInterrupts, now } from './runtime.js';
 
 // ---------------------------------------------------------------------------------------------
 // Sizes of the runs
@@ -97,12 +97,9 @@ process.env.FAMFS_SYSTEM_UUID_FILE = join(scratch, 'system_uuid');
 const poolPath = join(scratch, 'pool.dax');
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (as bench/famfs.bench.ts)
-
-const now = (): number => performance.now();
+// Helpers
 
 const pct = (x: number): string => `${(x * 100).toFixed(0)} %`;
-
 
 const errCode = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? '';
 
@@ -121,22 +118,6 @@ function rng(seed: number): () => number {
 
 function readAsync(fd: number, buf: Buffer, length: number, position: number): Promise<number> {
   return new Promise((resolve, reject) => read(fd, buf, 0, length, position, (err, n) => (err ? reject(err) : resolve(n))));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Interruption
-
-let interrupted = false;
-
-class Interrupted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'Interrupted';
-  }
-}
-
-function checkInterrupted(): void {
-  if (interrupted) throw new Interrupted();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -299,19 +280,7 @@ function emergencyCleanup(): void {
 process.on('exit', () => {
   if (!cleanedUp || existsSync(scratch)) emergencyCleanup();
 });
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(signal, () => {
-    const code = 128 + (signal === 'SIGINT' ? 2 : signal === 'SIGTERM' ? 15 : 1);
-    if (interrupted) {
-      process.stderr.write(`[bench] ${signal} again: forced cleanup and exit\n`);
-      emergencyCleanup();
-      process.exit(code);
-    }
-    interrupted = true;
-    process.exitCode = code;
-    process.stderr.write(`[bench] ${signal}: stopping after the current step, then cleaning up (again to force)\n`);
-  });
-}
+handleInterrupts({ first: 'stopping after the current step, then cleaning up (again to force)', again: 'forced cleanup and exit' }, emergencyCleanup);
 
 // ---------------------------------------------------------------------------------------------
 // famfs-csi mount children
