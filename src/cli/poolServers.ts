@@ -81,12 +81,9 @@ export async function poolServersCommand(argv: string[], command: string[] = def
   const servers = s.config.pools.map((p) => new PoolServer(p, join(poolsDir, p.name), command, s.logger.child({ component: 'pool-servers' })));
   for (const server of servers) server.start();
   s.logger.info('serving pools', { pools: s.config.pools.map((p) => p.name), poolsDir });
-  const done = new Promise<void>((resolve) => {
-    onTerminationSignals(s.logger, async () => {
-      await Promise.all(servers.map((server) => server.stop(10_000)));
-      resolve();
-    });
+  onTerminationSignals(s.logger, async () => {
+    await Promise.all(servers.map((server) => server.stop(10_000)));
   });
-  await done;
+  await new Promise(() => undefined); // serve until a signal stops the process
   return 0;
 }

@@ -1,4 +1,3 @@
-import type { Fmap } from './fmap.js';
 import { splitParent } from './paths.js';
 import { LOG_ENTRY_SIZE, LOG_HEADER_SIZE } from './constants.js';
 import { ENTRY_CRC_OFFSET, decodeEntry } from './logEntry.js';
@@ -7,17 +6,10 @@ import { FamfsError } from './errors.js';
 import { addon } from './dax/native.js';
 
 /** The in-memory tree a log replays into. `index` is the log entry that created the node. */
-export interface FileNode {
+export interface FileNode extends Pick<FileEntry, 'relpath' | 'size' | 'flags' | 'uid' | 'gid' | 'mode' | 'fmap'> {
   kind: 'file';
   name: string;
-  relpath: string;
   index: number;
-  size: number;
-  flags: number;
-  uid: number;
-  gid: number;
-  mode: number;
-  fmap: Fmap;
 }
 
 export interface DirNode {

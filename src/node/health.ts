@@ -105,6 +105,13 @@ export class NodeHealth {
 
   private checkVolumes(): void {
     const abnormal = new Map<string, VolumeHealth>();
+    // With no errors anywhere no volume is abnormal: the mount table need not be read.
+    const anyErrors = this.opts.pools.some((p) => this.opts.monitor.errors(p.name).length > 0);
+    if (!anyErrors) {
+      this.abnormal = abnormal;
+      void this.opts.events?.update(abnormal);
+      return;
+    }
     try {
       for (const v of this.publishedVolumes()) {
         if (abnormal.has(v.volumeId) || this.opts.monitor.errors(v.ref.pool).length === 0) continue;

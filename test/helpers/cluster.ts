@@ -14,7 +14,11 @@ import { startControllerPlugin } from '../../src/controller/plugin.js';
 import type { ControllerPluginOptions } from '../../src/controller/plugin.js';
 import type { PoolConfig } from '../../src/csi/config.js';
 import { CsiTestClient } from './csiClient.js';
-import { mountCapability } from './nodePlugin.js';
+import { mountCapability, testNodePlugin } from './nodePlugin.js';
+import type { NodePluginOptions } from '../../src/node/plugin.js';
+import type { TestContext } from 'node:test';
+import { MiB } from '../../src/famfs/index.js';
+import { tmpPool } from './tmpPool.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
@@ -140,4 +144,18 @@ export function readAt(path: string, offset: number, length: number): Buffer {
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The usual node test: a formatted emulated pool (`size`, default 64 MiB), a node plugin and a
+ * controller on it, all stopped and removed when the test ends.
+ */
+export async function nodeWithController(t: TestContext, opts: { nodeId?: string; size?: number; plugin?: Partial<NodePluginOptions> } = {}) {
+  const pool = await tmpPool({ size: opts.size ?? 64 * MiB });
+  t.after(() => pool.cleanup());
+  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: opts.nodeId, plugin: opts.plugin });
+  t.after(n.cleanup);
+  const ctl = await testController(n.dir, pool.path);
+  t.after(ctl.stop);
+  return { pool, n, ctl };
 }

@@ -11,19 +11,13 @@ import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { MiB } from '../../src/famfs/index.js';
 import { findMount, isReadOnlyMount } from '../../src/fuse/mountTable.js';
-import { tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, mountsBelow, privileged } from '../helpers/mounts.js';
-import { mountCapability, serverPidsUnder, testNodePlugin } from '../helpers/nodePlugin.js';
-import { readAt, testController, writeAt } from '../helpers/cluster.js';
+import { mountCapability, serverPidsUnder } from '../helpers/nodePlugin.js';
+import { nodeWithController, readAt, writeAt } from '../helpers/cluster.js';
 
 test('kubelet sequence: create, stage, publish rw and ro, write/read, stats, unpublish, unstage, delete', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: 'node-a' });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t, { nodeId: 'node-a' });
 
   // CreateVolume, twice
   const vol = await ctl.create('pvc-1', 3 * MiB);
@@ -119,12 +113,7 @@ test('kubelet sequence: create, stage, publish rw and ro, write/read, stats, unp
 
 test('kubelet sequence: two volumes of one pool share one FUSE server; concurrent stages', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }] });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t);
   const vols = await Promise.all(['a', 'b', 'c', 'd'].map((name) => ctl.create(name, 2 * MiB)));
   // all at once: the pool server is started once
   await Promise.all(vols.map((v, i) => n.client.call('NodeStageVolume', n.stageRequest(v.volume_id, `pv-${i}`))));
@@ -150,12 +139,7 @@ test('kubelet sequence: two volumes of one pool share one FUSE server; concurren
 
 test('kubelet sequence: mount flags at stage (ro) carry to publish; conflicting re-stage is ALREADY_EXISTS', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }] });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t);
   const v = await ctl.create('flags', 2 * MiB);
   const stageReq = n.stageRequest(v.volume_id, 'pv', { volume_capability: mountCapability('MULTI_NODE_MULTI_WRITER', ['ro', 'noatime']) });
   await n.client.call('NodeStageVolume', stageReq);

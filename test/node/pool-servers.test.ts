@@ -14,7 +14,7 @@ import { findMount } from '../../src/fuse/mountTable.js';
 import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
 import { serverPidsUnder, testNodePlugin } from '../helpers/nodePlugin.js';
-import { CLI, readAt, testController, writeAt } from '../helpers/cluster.js';
+import { CLI, nodeWithController, readAt, testController, writeAt } from '../helpers/cluster.js';
 import { until } from '../helpers/until.js';
 
 
@@ -94,12 +94,7 @@ test('pool-servers mounts every pool and restarts a server that dies; an externa
 
 test('an external-mode node plugin without pool-servers fails NodeStage with UNAVAILABLE naming the missing mount', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 32 * MiB });
-  t.after(() => pool.cleanup());
-  const node = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], plugin: { poolServers: 'external', serverStartTimeoutMs: 500, kmsg: 'off', health: { kubernetes: 'off', reports: 'off' } } });
-  t.after(node.cleanup);
-  const ctl = await testController(node.dir, pool.path);
-  t.after(ctl.stop);
+  const { n: node, ctl } = await nodeWithController(t, { size: 32 * MiB, plugin: { poolServers: 'external', serverStartTimeoutMs: 500, kmsg: 'off', health: { kubernetes: 'off', reports: 'off' } } });
   const v = await ctl.create('v', 2 * MiB);
   const e = await node.client.fail('NodeStageVolume', node.stageRequest(v.volume_id, 'pv'));
   assert.equal(status[e.code], 'UNAVAILABLE', e.details);

@@ -12,8 +12,8 @@ import { findMount, isReadOnlyMount } from '../../src/fuse/mountTable.js';
 import { Mounter } from '../../src/node/mounter.js';
 import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
-import { serverPidsUnder, testNodePlugin } from '../helpers/nodePlugin.js';
-import { readAt, spawnNodePlugin, testController, writeAt } from '../helpers/cluster.js';
+import { serverPidsUnder } from '../helpers/nodePlugin.js';
+import { nodeWithController, readAt, spawnNodePlugin, testController, writeAt } from '../helpers/cluster.js';
 import { CsiTestClient } from '../helpers/csiClient.js';
 
 function alive(pid: number): boolean {
@@ -101,12 +101,7 @@ test('restart: kill -9 of the node plugin mid-way; the restarted plugin adopts t
 
 test('restart: kill -9 of the FUSE server shows abnormal stats; the next stage replaces the dead mount and a republish heals the volume', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: 'node-k' });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t, { nodeId: 'node-k' });
   const v1 = await ctl.create('pvc-1', 2 * MiB);
   await n.client.call('NodeStageVolume', n.stageRequest(v1.volume_id, 'pv1'));
   await n.client.call('NodePublishVolume', n.publishRequest(v1.volume_id, 'pv1', 'pod'));
@@ -158,12 +153,7 @@ test('restart: kill -9 of the FUSE server shows abnormal stats; the next stage r
 
 test('restart: unpublish and unstage of dead mounts (FUSE server killed) are OK, repeatedly', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }] });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t);
   const v = await ctl.create('pvc', 2 * MiB);
   await n.client.call('NodeStageVolume', n.stageRequest(v.volume_id, 'pv'));
   await n.client.call('NodePublishVolume', n.publishRequest(v.volume_id, 'pv', 'pod'));
@@ -180,12 +170,7 @@ test('restart: unpublish and unstage of dead mounts (FUSE server killed) are OK,
 
 test('restart: a pool mount unmounted by someone else; staged volumes keep working, the next stage starts a new server', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const n = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }] });
-  t.after(n.cleanup);
-  const ctl = await testController(n.dir, pool.path);
-  t.after(ctl.stop);
+  const { n, ctl } = await nodeWithController(t);
   const v1 = await ctl.create('pvc-1', 2 * MiB);
   await n.client.call('NodeStageVolume', n.stageRequest(v1.volume_id, 'pv1'));
   const [old] = serverPidsUnder(n.dir);

@@ -14,7 +14,7 @@ import { findMount } from '../../src/fuse/mountTable.js';
 import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
 import { assertNoMountsUnder, cleanupMounts, mountsBelow, privileged } from '../helpers/mounts.js';
 import { testNodePlugin } from '../helpers/nodePlugin.js';
-import { readAt, testController, writeAt } from '../helpers/cluster.js';
+import { nodeWithController, readAt, testController, writeAt } from '../helpers/cluster.js';
 
 test('two nodes, one pool: a new volume is visible on both, bytes cross immediately, a deleted volume cannot be staged', async (t) => {
   if (!privileged(t, { fuse: true })) return;
@@ -94,12 +94,7 @@ test('two nodes, one pool: a new volume is visible on both, bytes cross immediat
 
 test('two nodes, one pool: a volume deleted while published shows abnormal on the other node', async (t) => {
   if (!privileged(t, { fuse: true })) return;
-  const pool = await tmpPool({ size: 64 * MiB });
-  t.after(() => pool.cleanup());
-  const a = await testNodePlugin({ pools: [{ name: 'pool0', device: pool.path }], nodeId: 'node-a' });
-  t.after(a.cleanup);
-  const ctl = await testController(a.dir, pool.path);
-  t.after(ctl.stop);
+  const { n: a, ctl } = await nodeWithController(t, { nodeId: 'node-a' });
   const vol = await ctl.create('doomed', 2 * MiB);
   await a.client.call('NodeStageVolume', a.stageRequest(vol.volume_id, 'pv'));
   await a.client.call('NodePublishVolume', a.publishRequest(vol.volume_id, 'pv', 'pod'));
