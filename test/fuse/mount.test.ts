@@ -39,6 +39,7 @@ import type { Fixture } from '../helpers/famfsModel.js';
 import { MountWorker, cleanupStack, mountsAt, privileged } from '../helpers/fuseMount.js';
 import { Rng } from '../helpers/fuseMessages.js';
 import { scratchDir } from '../helpers/tmpPool.js';
+import { errnoOf } from '../helpers/errno.js';
 
 type T = Parameters<typeof privileged>[0];
 
@@ -70,14 +71,6 @@ async function mounted(t: T, n = 1): Promise<Mounted | undefined> {
   return { fx, worker, mps };
 }
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
 
 test('mount: ls and stat show the namespace with sizes, modes and uid/gid as logged', async (t) => {
   const m = await mounted(t);
@@ -104,7 +97,7 @@ test('mount: ls and stat show the namespace with sizes, modes and uid/gid as log
   const sb = statSync(join(mp, '.meta/.superblock'));
   assert.deepEqual({ size: sb.size, perm: sb.mode & 0o7777, uid: sb.uid }, { size: SUPERBLOCK_SIZE, perm: 0o444, uid: 0 });
   assert.equal(statSync(join(mp, '.meta/.log')).size, m.fx.writer.superblock.logLen);
-  assert.equal(code(() => statSync(join(mp, 'missing'))), 'ENOENT');
+  assert.equal(errnoOf(() => statSync(join(mp, 'missing'))), 'ENOENT');
 });
 
 test('mount: reads at every alignment and across interleaved chunk boundaries equal the device bytes; EOF', async (t) => {
@@ -161,8 +154,8 @@ test('mount: writes land at the fmap addresses on the device; past EOF EFBIG; ov
         assert.equal(readSync(fd, back, 0, len, off), len);
         assert.ok(back.equals(data), `${name}: read back @${off}+${len}`);
       }
-      assert.equal(code(() => writeSync(fd, Buffer.from('x'), 0, 1, node.size)), 'EFBIG', `${name}: write at EOF`);
-      assert.equal(code(() => writeSync(fd, Buffer.from('x'), 0, 1, node.size + 4096)), 'EFBIG', `${name}: write after EOF`);
+      assert.equal(errnoOf(() => writeSync(fd, Buffer.from('x'), 0, 1, node.size)), 'EFBIG', `${name}: write at EOF`);
+      assert.equal(errnoOf(() => writeSync(fd, Buffer.from('x'), 0, 1, node.size + 4096)), 'EFBIG', `${name}: write after EOF`);
       const data = rng.bytes(100);
       assert.equal(writeSync(fd, data, 0, 100, node.size - 10), 10, `${name}: a write over EOF stops at EOF`);
       assert.ok(modelFile(m.fx.tp.dev, node).subarray(node.size - 10).equals(data.subarray(0, 10)));
@@ -194,9 +187,9 @@ test('mount: namespace and size changes fail with EPERM; open(O_TRUNC) of an exi
     ['chmodSync', () => chmodSync(p('plain'), 0o777)],
     ['chownSync', () => chownSync(p('plain'), 5, 5)],
   ];
-  const got = Object.fromEntries(refused.map(([name, fn]) => [name, code(fn)]));
+  const got = Object.fromEntries(refused.map(([name, fn]) => [name, errnoOf(fn)]));
   assert.deepEqual(got, Object.fromEntries(refused.map(([name]) => [name, 'EPERM'])));
-  assert.equal(code(() => openSync(p('.meta/.superblock'), 'r+')), 'EACCES', '.meta files are read-only');
+  assert.equal(errnoOf(() => openSync(p('.meta/.superblock'), 'r+')), 'EACCES', '.meta files are read-only');
 
   // Harmless: same-size truncate, times.
   truncateSync(p('plain'), FILES.plain.size);

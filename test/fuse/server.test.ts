@@ -18,6 +18,7 @@ import type { Fixture } from '../helpers/famfsModel.js';
 import { MountServer, cleanupStack, forceUnmount, mountsAt, privileged, waitFor } from '../helpers/fuseMount.js';
 import { Rng } from '../helpers/fuseMessages.js';
 import { scratchDir } from '../helpers/tmpPool.js';
+import { errnoOf } from '../helpers/errno.js';
 
 type T = Parameters<typeof privileged>[0];
 
@@ -47,14 +48,6 @@ async function setup(t: T): Promise<Setup | undefined> {
   return { fx, defer, mp };
 }
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code ?? String(e);
-  }
-}
 
 async function stop(s: MountServer, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   s.proc.kill(signal);
@@ -128,14 +121,14 @@ test('two servers on one pool: new files appear on both, writes through A read e
     assert.equal(readSync(fdB, Buffer.alloc(16), 0, 16, 0), 16);
     await fx.writer.remove('late');
     for (const mp of [a.mountpoint, b.mountpoint]) assert.ok(!readdirSync(mp).includes('late'), `ls ${mp} no longer shows late`);
-    for (const path of [A('late'), B('late')]) await waitFor(`stat ${path} → ENOENT`, () => code(() => statSync(path)) === 'ENOENT', 3000);
-    const readErr = await waitFor('a read on the open descriptor fails', () => code(() => readSync(fdB, Buffer.alloc(16), 0, 16, 0)), 3000);
+    for (const path of [A('late'), B('late')]) await waitFor(`stat ${path} → ENOENT`, () => errnoOf(() => statSync(path)) === 'ENOENT', 3000);
+    const readErr = await waitFor('a read on the open descriptor fails', () => errnoOf(() => readSync(fdB, Buffer.alloc(16), 0, 16, 0)), 3000);
     t.diagnostic(`read on a descriptor of a deleted file: ${readErr}`);
     assert.equal(readErr, 'ENOENT');
   } finally {
     closeSync(fdB);
   }
-  assert.equal(code(() => openSync(A('late'), 'r')), 'ENOENT');
+  assert.equal(errnoOf(() => openSync(A('late'), 'r')), 'ENOENT');
 
   await Promise.all([stop(a), stop(b)]);
 });
@@ -150,7 +143,7 @@ test('SIGKILL leaves a dead mount (ENOTCONN); the next famfs-csi mount cleans it
   assert.deepEqual(await first.exited, { code: null, signal: 'SIGKILL' });
   assert.deepEqual(mountsAt(mp), ['fuse.famfs'], 'the mount outlives its server');
   assert.equal(isDeadMount(mp), true, 'isDeadMount');
-  assert.equal(code(() => statSync(mp)), 'ENOTCONN');
+  assert.equal(errnoOf(() => statSync(mp)), 'ENOTCONN');
 
   const second = await MountServer.start(s.defer, s.fx.tp.path, mp);
   assert.ok(

@@ -19,6 +19,7 @@ import { testNodePlugin } from '../helpers/nodePlugin.js';
 import type { TestNodePlugin } from '../helpers/nodePlugin.js';
 import { CLI, readAt, testController, writeAt } from '../helpers/cluster.js';
 import { until } from '../helpers/until.js';
+import { errnoOf } from '../helpers/errno.js';
 
 const POLL_MS = 300;
 // until() gives up after 10 s: the bound within which errors must reach every node and the controller.
@@ -39,23 +40,8 @@ function volumeFile(device: string, volumeId: string): FileNode {
 }
 
 
-function readErrno(path: string, offset: number, length: number): string | undefined {
-  try {
-    readAt(path, offset, length);
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-}
-
-function writeErrno(path: string, offset: number, data: Buffer): string | undefined {
-  try {
-    writeAt(path, offset, data);
-    return undefined;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code;
-  }
-}
+const readErrno = (path: string, offset: number, length: number) => errnoOf(() => readAt(path, offset, length));
+const writeErrno = (path: string, offset: number, data: Buffer) => errnoOf(() => writeAt(path, offset, data));
 
 async function stats(n: TestNodePlugin, volumeId: string, pod: string, name: string): Promise<{ abnormal: boolean; message: string }> {
   const res = await n.client.call('NodeGetVolumeStats', { volume_id: volumeId, volume_path: n.targetPath(pod, name) });
