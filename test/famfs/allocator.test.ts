@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tmpPool } from '../helpers/tmpPool.js';
+import { tmpPool, testPool as pool } from '../helpers/tmpPool.js';
 import type { TmpPool } from '../helpers/tmpPool.js';
 import { COLLIDED, FREE, FamfsError, GiB, LOG_OFFSET, METADATA, MiB, Pool, SpaceMap, fmapDeviceRanges, fsck } from '../../src/famfs/index.js';
 import type { FamfsNode, Fmap, InterleaveParams, PoolOptions, Reclaim, SimpleExtent } from '../../src/famfs/index.js';
@@ -14,12 +14,6 @@ const LOG_LEN = 8 * MiB;
 const RESERVED = LOG_OFFSET + LOG_LEN;
 
 type T = { after(fn: () => void): void };
-
-async function pool(t: T, size = 64 * MiB): Promise<TmpPool> {
-  const tp = await tmpPool({ size });
-  t.after(() => tp.cleanup());
-  return tp;
-}
 
 function openPool(t: T, path: string, opts: PoolOptions = {}): Pool {
   const p = Pool.open(path, opts);

@@ -4,11 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { tmpPool } from '../helpers/tmpPool.js';
-import type { TmpPool } from '../helpers/tmpPool.js';
+import { testPool as pool, rawLog, logHeaderOf } from '../helpers/tmpPool.js';
 import {
   FM_ALL_HOSTS_RW,
-  FamfsLog,
   LOG_ENTRY_SIZE,
   LOG_HEADER_SIZE,
   LOG_OFFSET,
@@ -31,20 +29,6 @@ const LOG_LEN = 8 * MiB;
 const SMALL = 64 * MiB;
 
 type T = { after(fn: () => void): void };
-
-function rawLog(dev: DaxDevice): FamfsLog {
-  return new FamfsLog(dev.map(LOG_OFFSET, LOG_LEN), logCapacity(LOG_LEN) - 1);
-}
-
-function header(dev: DaxDevice) {
-  return decodeLogHeader(dev.map(LOG_OFFSET, LOG_HEADER_SIZE));
-}
-
-async function pool(t: T, size = SMALL): Promise<TmpPool> {
-  const tp = await tmpPool({ size });
-  t.after(() => tp.cleanup());
-  return tp;
-}
 
 function openPool(t: T, path: string, opts: Parameters<typeof Pool.open>[1] = {}): Pool {
   const p = Pool.open(path, opts);
@@ -273,7 +257,7 @@ test('log full: a full 8 MiB log (15,420 entries) refuses the next append and is
   // mkdir -p needing two entries fits exactly; afterwards nothing fits.
   await assert.rejects(p.mkdir('x/y/z', { parents: true }), { name: 'FamfsError', code: 'LOG_FULL', message: /log full: 2 of 15420 entries left, 3 needed/ });
   await p.mkdir('x/y', { parents: true });
-  assert.equal(header(tp.dev).nextIndex, capacity);
+  assert.equal(logHeaderOf(tp.dev).nextIndex, capacity);
   assert.equal(p.stats().logEntriesFree, 0);
   assert.equal(p.stats().directories, capacity);
 

@@ -7,11 +7,9 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
-import type { TmpPool } from '../helpers/tmpPool.js';
+import { scratchDir, testPool as pool, rawLog } from '../helpers/tmpPool.js';
 import {
   FM_ALL_HOSTS_RW,
-  FamfsLog,
   LOG_ENTRY_SIZE,
   LOG_HEADER_SIZE,
   LOG_OFFSET,
@@ -22,7 +20,6 @@ import {
   createEmulatedDevice,
   fsck,
   killFilesystem,
-  logCapacity,
   mkfs,
   openDaxDevice,
 } from '../../src/famfs/index.js';
@@ -47,12 +44,6 @@ function rawDevice(t: T, size: number): { path: string; dev: DaxDevice } {
   return { path, dev };
 }
 
-async function pool(t: T, size = SMALL): Promise<TmpPool> {
-  const tp = await tmpPool({ size });
-  t.after(() => tp.cleanup());
-  return tp;
-}
-
 function hostUuid(): string {
   return readFileSync(process.env.FAMFS_SYSTEM_UUID_FILE!, 'latin1').replace(/\0.*$/s, '').trim();
 }
@@ -67,10 +58,6 @@ const u64 = (buf: Buffer, off: number) => Number(buf.readBigUInt64LE(off));
 /** Re-computes the superblock CRC after a deliberate edit (a "valid" but crafted superblock). */
 function resealSuperblock(sb: Buffer): void {
   sb.writeBigUInt64LE(BigInt(crc32(sb.subarray(0, 96))), 96);
-}
-
-function rawLog(dev: DaxDevice): FamfsLog {
-  return new FamfsLog(dev.map(LOG_OFFSET, LOG_LEN), logCapacity(LOG_LEN) - 1);
 }
 
 // ------------------------------------------------------------------------------------------------

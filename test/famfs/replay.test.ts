@@ -4,12 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { scratchDir, tmpPool } from '../helpers/tmpPool.js';
+import { scratchDir, testPool, rawLog, logHeaderOf } from '../helpers/tmpPool.js';
 import type { TmpPool } from '../helpers/tmpPool.js';
 import {
   ENTRY_CRC_OFFSET,
   FM_ALL_HOSTS_RW,
-  FamfsLog,
   LOG_ENTRY_SIZE,
   LOG_HEADER_SIZE,
   LOG_OFFSET,
@@ -17,11 +16,9 @@ import {
   Pool,
   Replayer,
   createEmulatedDevice,
-  decodeLogHeader,
   encodeEntry,
   entryCrc,
   fsck,
-  logCapacity,
   mkfs,
   openDaxDevice,
 } from '../../src/famfs/index.js';
@@ -33,14 +30,6 @@ const LOG_LEN = 8 * MiB;
 /** First allocatable byte of an 8 MiB-log pool: superblock (2 MiB) + log. */
 const DATA0 = LOG_OFFSET + LOG_LEN;
 const SMALL = 64 * MiB;
-
-function rawLog(dev: DaxDevice): FamfsLog {
-  return new FamfsLog(dev.map(LOG_OFFSET, LOG_LEN), logCapacity(LOG_LEN) - 1);
-}
-
-function header(dev: DaxDevice) {
-  return decodeLogHeader(dev.map(LOG_OFFSET, LOG_HEADER_SIZE));
-}
 
 /** Writes 544 raw bytes into slot next_index and commits it (next_seqnum and next_index + 1). */
 function appendRaw(dev: DaxDevice, bytes: Buffer): number {
@@ -54,7 +43,7 @@ function appendRaw(dev: DaxDevice, bytes: Buffer): number {
 
 /** Encodes `entry` for the next slot, lets `patch` change raw bytes, re-CRCs, and commits it. */
 function appendPatched(dev: DaxDevice, entry: NewLogEntry, patch: (b: Buffer) => void, recrc = true): number {
-  const index = header(dev).nextIndex;
+  const index = logHeaderOf(dev).nextIndex;
   const bytes = encodeEntry(entry, index);
   patch(bytes);
   if (recrc) bytes.writeBigUInt64LE(BigInt(entryCrc(bytes)), ENTRY_CRC_OFFSET);
@@ -117,10 +106,8 @@ function replayState(r: Replayer) {
 }
 
 /** A fresh pool plus cleanup registered on the test. */
-async function pool(t: { after(fn: () => void): void }, size = SMALL, version?: 47 | 48): Promise<TmpPool> {
-  const tp = await tmpPool({ size, mkfs: version ? { version } : {} });
-  t.after(() => tp.cleanup());
-  return tp;
+function pool(t: { after(fn: () => void): void }, size = SMALL, version?: 47 | 48): Promise<TmpPool> {
+  return testPool(t, size, version ? { version } : {});
 }
 
 function openPool(t: { after(fn: () => void): void }, path: string, reclaim?: Reclaim): Pool {
@@ -141,7 +128,7 @@ test('replays 5,000 files in 50 directories with correct counts and fmaps', asyn
     sizes.push(size);
     log.append(file(`dir${i % ndirs}/file${i}`, DATA0 + i * AU, size));
   }
-  assert.equal(header(tp.dev).nextIndex, ndirs + nfiles);
+  assert.equal(logHeaderOf(tp.dev).nextIndex, ndirs + nfiles);
 
   const p = openPool(t, tp.path);
   assert.deepEqual(p.replay.problems, []);
@@ -614,7 +601,7 @@ for (const kind of ['seqnum', 'crc'] as const) {
     }
     log.append(dir('after'));
     log.append(file('after/f', DATA0 + AU));
-    assert.equal(header(tp.dev).nextIndex, 5);
+    assert.equal(logHeaderOf(tp.dev).nextIndex, 5);
 
     const p = openPool(t, tp.path);
     const stopped = p.replay.stopped;
@@ -632,7 +619,7 @@ for (const kind of ['seqnum', 'crc'] as const) {
 
     // Appending on top of a corrupt log is refused.
     await assert.rejects(p.mkdir('x'), { name: 'FamfsError', code: 'CORRUPT', message: /refusing to append until fsck passes/ });
-    assert.equal(header(tp.dev).nextIndex, 5);
+    assert.equal(logHeaderOf(tp.dev).nextIndex, 5);
 
     const report = fsck(tp.dev);
     assert.equal(report.ok, false);
@@ -658,7 +645,7 @@ test('incremental replay: Replayer.apply in steps equals one full replay', async
   log.append(file('z/big', DATA0)); // an error (duplicate)
   log.append(file('z/overlap', offsetOf(p.lookup('z/big')))); // a collision
   log.append(dir('tail'));
-  const total = header(tp.dev).nextIndex;
+  const total = logHeaderOf(tp.dev).nextIndex;
 
   const geometry = { version: p.superblock.version, allocUnit: p.superblock.allocUnit, deviceSize: tp.dev.size, reservedBytes: LOG_OFFSET + LOG_LEN, reclaim: 'safe' as const };
   const region = tp.dev.map(LOG_OFFSET, LOG_LEN);
@@ -732,7 +719,7 @@ test("deleting a file that collided with the superblock/log region never frees t
   const f = await p.createFile('new', MiB);
   assert.ok(offsetOf(f) >= DATA0, `allocated at ${offsetOf(f)}, inside the superblock/log region`);
   // The log survived the zero-fill of the new file.
-  const h = header(tp.dev);
+  const h = logHeaderOf(tp.dev);
   assert.equal(h.magic, 0xbadcafef00d);
   assert.equal(h.nextIndex, 3);
   const q = openPool(t, tp.path, 'safe');

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmulatedDevice, mkfs, openDaxDevice, MiB } from '../../src/famfs/index.js';
+import { FamfsLog, LOG_HEADER_SIZE, LOG_OFFSET, createEmulatedDevice, decodeLogHeader, logCapacity, mkfs, openDaxDevice, MiB } from '../../src/famfs/index.js';
 import type { DaxDevice, MkfsOptions } from '../../src/famfs/index.js';
 
 /** A scratch directory on /dev/shm (tmpfs, like a real emulated pool) removed by cleanup(). */
@@ -16,6 +16,9 @@ const identity = scratchDir('famfs-csi-identity-');
 process.env.FAMFS_SYSTEM_UUID_FILE = join(identity.dir, 'system_uuid');
 process.on('exit', () => identity.cleanup());
 
+/** The log length of tmpPool pools (unless opts.mkfs says otherwise). */
+export const TMP_POOL_LOG_LEN = 8 * MiB;
+
 export interface TmpPool {
   path: string;
   dev: DaxDevice;
@@ -28,7 +31,7 @@ export async function tmpPool(opts: { size?: number; mkfs?: MkfsOptions } = {}):
   const path = join(scratch.dir, 'pool.dax');
   createEmulatedDevice(path, opts.size ?? 256 * MiB);
   const dev = openDaxDevice(path);
-  await mkfs(dev, { logLength: 8 * MiB, ...opts.mkfs });
+  await mkfs(dev, { logLength: TMP_POOL_LOG_LEN, ...opts.mkfs });
   return {
     path,
     dev,
@@ -37,4 +40,21 @@ export async function tmpPool(opts: { size?: number; mkfs?: MkfsOptions } = {}):
       scratch.cleanup();
     },
   };
+}
+
+/** A tmpPool (default 64 MiB here) removed when the test ends. */
+export async function testPool(t: { after(fn: () => unknown): void }, size = 64 * MiB, mkfsOptions: MkfsOptions = {}): Promise<TmpPool> {
+  const tp = await tmpPool({ size, mkfs: mkfsOptions });
+  t.after(() => tp.cleanup());
+  return tp;
+}
+
+/** The log of a tmpPool device, for writing entries below the Pool API. */
+export function rawLog(dev: DaxDevice): FamfsLog {
+  return new FamfsLog(dev.map(LOG_OFFSET, TMP_POOL_LOG_LEN), logCapacity(TMP_POOL_LOG_LEN) - 1);
+}
+
+/** The decoded log header of a tmpPool device. */
+export function logHeaderOf(dev: DaxDevice): ReturnType<typeof decodeLogHeader> {
+  return decodeLogHeader(dev.map(LOG_OFFSET, LOG_HEADER_SIZE));
 }
